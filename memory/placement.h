@@ -1,0 +1,55 @@
+// Placement: where the packs of one model live, and how a pack is moved to the compute tier and
+// back, for one policy on one backend. The LayerPipeline decides *when*; a Placement does *how*.
+//
+//                 CPU backend                                   CUDA backend (issue 3)
+// resident    packs in RAM buffers                           packs in device memory
+// um          packs in an mmap'ed pack file; fetch = nothing     managed memory; fetch = nothing
+//             (pages fault in on touch); evict = DONTNEED         (pages fault in); evict = prefetch to host
+// um-prefetch mmap'ed; fetch = WILLNEED + touch on a copy     managed; fetch = cudaMemPrefetchAsync to
+//             stream; evict = DONTNEED                         the device; evict = prefetch to host
+// stream      mmap'ed source; fetch = memcpy into a ring slot  pinned host; cudaMemcpyAsync into a slot
+//
+// Packs the plan keeps resident ("kept") get a place of their own and are never evicted; the other
+// ("streamed") packs share `slots` ring slots (stream) or the budget (um, um-prefetch).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/backend.h"
+#include "memory/policy.h"
+
+namespace ferry {
+
+struct PlacementConfig {
+  Policy policy = Policy::Resident;   // never Auto here (the planner resolves it)
+  std::vector<std::size_t> pack_bytes;  // region size of each pack (PackLayout::bytes())
+  std::vector<bool> keep;               // per pack: kept resident once fetched
+  int slots = 0;                        // ring slots for streamed packs (stream policy)
+  std::string pack_dir;                 // where the CPU mmap tiers put their unnamed pack file
+};
+
+class Placement {
+ public:
+  virtual ~Placement() = default;
+  virtual Policy policy() const = 0;
+
+  // Loading. The host copy of pack i, writable; fill_end(i) may write it back and drop it from RAM
+  // (so loading streams: peak RSS stays near one pack for the mmap tiers).
+  virtual std::byte* fill_begin(int pack) = 0;
+  virtual void fill_end(int pack) = 0;
+
+  // Enqueued on s. `slot` is the ring slot for streamed packs, -1 for kept packs.
+  // fetch returns the bytes it moves host -> device (0 for um, whose pages fault in on touch).
+  virtual std::uint64_t fetch(int pack, int slot, Stream& s) = 0;
+  // evict returns the bytes it moves device -> host (0 when pages are dropped, not copied).
+  virtual std::uint64_t evict(int pack, int slot, Stream& s) = 0;
+  // The address the compute reads the pack at while it is fetched (valid once fetch completed).
+  virtual const std::byte* compute_ptr(int pack, int slot) const = 0;
+};
+
+std::unique_ptr<Placement> make_placement(Backend& backend, const PlacementConfig& cfg);
+
+}  // namespace ferry

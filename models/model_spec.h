@@ -1,0 +1,52 @@
+// ModelSpec: a parsed, validated model description (TOML file, preset name, or a Hugging Face
+// directory's config.json). Immutable once made. Schema: docs/model-format.md.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/dtype.h"
+#include "ops/ops.h"
+
+namespace ferry {
+
+struct WeightsSpec {
+  bool random = true;         // random init like GPT-2 (normal, std 0.02) with `seed`
+  std::uint64_t seed = 0;
+  std::string path;           // checkpoint: a .safetensors file or a Hugging Face directory
+};
+
+struct ModelSpec {
+  std::string name;           // "gpt2-xl", or the file/directory it came from
+  std::string family = "gpt2";
+  int vocab_size = 0;
+  int context_length = 0;
+  int hidden_size = 0;
+  int num_layers = 0;
+  int num_heads = 0;
+  int ffn_size = 0;
+  std::string norm = "layernorm";
+  float norm_epsilon = 1e-5f;
+  ops::Activation activation = ops::Activation::GeluTanh;
+  bool tied_embeddings = true;
+  DType dtype = DType::F32;   // storage dtype of the weights
+  WeightsSpec weights;
+  std::string source;         // "preset gpt2-xl", "file models/x.toml", "hf-dir ./dir"
+
+  int head_dim() const { return hidden_size / num_heads; }
+  std::uint64_t parameter_count() const;
+};
+
+// MODEL is a preset name, a TOML file, or a Hugging Face directory (config.json with
+// model_type "gpt2"). Throws BadInput with a one-line message naming the file and key.
+ModelSpec load_model_spec(const std::string& model);
+ModelSpec parse_model_toml_file(const std::string& path);
+ModelSpec parse_model_toml_string(const std::string& text, const std::string& origin,
+                                  const std::string& base_dir);
+ModelSpec parse_hf_config(const std::string& dir);  // weights.path = dir, random = false
+std::vector<std::string> preset_names();
+std::string preset_toml(const std::string& name);  // the shipped TOML text; BadInput if unknown
+// Checks ranges and consistency (hidden divisible by heads, ...); throws BadInput naming `origin`.
+void validate(const ModelSpec& spec, const std::string& origin);
+
+}  // namespace ferry

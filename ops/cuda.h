@@ -1,0 +1,19 @@
+// CUDA launchers: enqueue the kernels on `stream` (a cudaStream_t) and return. Built only with
+// CUDA (FERRY_HAVE_CUDA). Weights may be f32, f16 or bf16; accumulation is fp32.
+// Same operands and semantics as the entry points in ops/ops.h (read the contracts there).
+#pragma once
+#include "ops/ops.h"
+
+namespace ferry::ops::cuda {
+
+void embedding(void* stream, TensorView ids, TensorView pos, TensorView wte, TensorView wpe, TensorView out);
+void add_layernorm(void* stream, TensorView residual, TensorView delta, TensorView gamma, TensorView beta, float eps, TensorView out);
+void linear(void* stream, TensorView x, TensorView w, WeightLayout layout, TensorView bias, Activation act, TensorView out);
+void activation(void* stream, TensorView x, Activation act);
+void logits(void* stream, TensorView x, TensorView wte, TensorView out);
+void attention_prefill(void* stream, TensorView qkv, TensorView offsets, int n_heads, TensorView out);
+void kv_append(void* stream, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache);
+void attention_decode(void* stream, TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq, TensorView len, int n_heads, TensorView out);
+void sample(void* stream, TensorView logits, const SamplingParams& p, TensorView seq, TensorView step, TensorView out_ids);
+
+}  // namespace ferry::ops::cuda

@@ -1,0 +1,81 @@
+// Op entry points. Each op enqueues its work on a stream and returns at once; the stream's device
+// picks the implementation: ops/<op>/<op>_cpu.cpp (ferry::ops::cpu) or <op>_cuda.cu
+// (ferry::ops::cuda). Both are checked against the scalar reference in ops/reference.h
+// (tests/ops/conformance_test.cpp). Ops never allocate: callers pass every output and workspace.
+//
+// dtypes: activations (x, residual, out, logits) are f32 on the CPU; weights are f32 on the CPU and
+// f32/f16/bf16 on CUDA (fp32 accumulation). Index tensors are i32.
+// Memory: every pointer must be addressable by the stream's device (host memory for the CPU).
+#pragma once
+#include <cstdint>
+
+#include "base/backend.h"
+#include "base/tensor.h"
+
+namespace ferry::ops {
+
+enum class Activation : std::uint8_t { None, GeluTanh, GeluErf };
+const char* activation_name(Activation a);  // "none", "gelu_tanh", "gelu"
+
+// How a weight matrix is stored.
+//   KN: w[K, N], y = x w      (Hugging Face GPT-2 Conv1D layout)
+//   NK: w[N, K], y = x w^T    (nn.Linear layout; the tied LM head reads wte[V, H] this way)
+enum class WeightLayout : std::uint8_t { KN, NK };
+
+// out[t, :] = wte[ids[t], :] + wpe[pos[t], :]
+// ids[T] i32, pos[T] i32, wte[V, H], wpe[C, H], out[T, H]
+void embedding(Stream& s, TensorView ids, TensorView pos, TensorView wte, TensorView wpe, TensorView out);
+
+// Fused residual add + LayerNorm:
+//   if delta present: residual[t, :] += delta[t, :]
+//   out[t, :] = (residual[t, :] - mean) / sqrt(var + eps) * gamma + beta   (biased variance)
+// residual[T, H] (in/out), delta[T, H] (optional: data may be null), gamma[H], beta[H], out[T, H]
+void add_layernorm(Stream& s, TensorView residual, TensorView delta, TensorView gamma, TensorView beta,
+                   float eps, TensorView out);
+
+// out[T, N] = act(x[T, K] · W + bias[N]); bias optional. Bias and activation are fused epilogues.
+void linear(Stream& s, TensorView x, TensorView w, WeightLayout layout, TensorView bias, Activation act,
+            TensorView out);
+
+// x = act(x), elementwise, in place (the unfused variant; x any shape, f32).
+void activation(Stream& s, TensorView x, Activation act);
+
+// logits[T, V] = x[T, H] · wte[V, H]^T  (the tied LM head; also used with an untied lm_head[V, H])
+void logits(Stream& s, TensorView x, TensorView wte, TensorView out);
+
+// Causal self-attention over nested sequences, flash-style (online softmax, no [T, T] matrix).
+// qkv[T, 3H]: each row is [q (H) | k (H) | v (H)], head h owns columns [h*D, (h+1)*D), D = H/n_heads.
+// offsets[B+1] i32 (host memory on the CPU, device memory on CUDA): sequence b is rows
+// [offsets[b], offsets[b+1]); a row attends to the rows of its own sequence up to itself.
+// Scale 1/sqrt(D). out[T, H].
+void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, int n_heads, TensorView out);
+
+// Writes each row's k and v into the per-sequence caches:
+//   k_cache[seq[t], pos[t], :] = qkv[t, H:2H],  v_cache[seq[t], pos[t], :] = qkv[t, 2H:3H]
+// qkv[T, 3H], seq[T] i32, pos[T] i32, k_cache[S, cap, H], v_cache[S, cap, H]
+void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache);
+
+// Decode attention: row b (query = qkv[b, 0:H]) attends to k_cache/v_cache[seq[b], 0:len[b], :].
+// qkv[B, 3H], k_cache[S, cap, H], v_cache[S, cap, H], seq[B] i32, len[B] i32, out[B, H].
+void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq,
+                      TensorView len, int n_heads, TensorView out);
+
+struct SamplingParams {
+  bool greedy = true;        // argmax (lowest index wins ties); ignores the rest
+  float temperature = 1.0f;  // > 0
+  int top_k = 0;             // 0 = off
+  float top_p = 1.0f;        // (0, 1]; 1 = off
+  std::uint64_t seed = 0;
+};
+
+// One token per row of logits[B, V]. The random draw for row b depends only on
+// (seed, seq[b], step[b]), so results do not depend on batch composition or backend.
+// seq[B] i32 (sequence ids), step[B] i32 (generation step), out_ids[B] i32.
+// Order: temperature scaling -> top-k filter -> softmax -> top-p (nucleus) filter -> draw.
+void sample(Stream& s, TensorView logits, const SamplingParams& p, TensorView seq, TensorView step,
+            TensorView out_ids);
+
+// The uniform [0, 1) draw used by sample() (counter-based, splitmix64 of seed, seq and step).
+double sample_uniform(std::uint64_t seed, std::int32_t seq, std::int32_t step);
+
+}  // namespace ferry::ops
