@@ -1,0 +1,51 @@
+#include "tools/cli_common.h"
+
+#include "base/error.h"
+
+namespace ferry::cli {
+
+DeviceKind parse_device(const std::string& s) {
+  if (s == "cpu") return DeviceKind::CPU;
+  if (s == "cuda" || s == "gpu") return DeviceKind::CUDA;
+  throw BadInput("--device: unknown device '" + s + "' (expected cpu or cuda)");
+}
+
+void add_engine_flags(CLI::App& app, EngineFlags& f) {
+  app.add_option("--device", f.device, "Compute device: cpu or cuda")->capture_default_str();
+  app.add_option("--threads", f.threads, "CPU threads for the ops (0 = all cores)")->capture_default_str();
+  app.add_option("--policy", f.policy,
+                 "Weight placement: resident (all weights on the device), um (pages fault in on demand),\n"
+                 "um-prefetch (layers prefetched ahead on copy streams, evicted behind), stream (copied\n"
+                 "into a ring of device buffers), auto (resident when the model fits, else the planner's pick)")
+      ->capture_default_str();
+  app.add_option("--budget", f.budget,
+                 "Hard bound on device-resident weight bytes: a size (2GiB, 512MiB, 1.5GB) or a\n"
+                 "percentage of the model's weight bytes (25%). Default: no bound");
+  app.add_option("--prefetch-depth", f.depth, "Layers prefetched ahead of the one computing (1-16)")
+      ->capture_default_str();
+  app.add_option("--streams", f.streams,
+                 "Streams: 1 compute stream + (N-1) copy streams; 1 = no overlap of copies and compute")
+      ->capture_default_str();
+  app.add_option("--layout", f.layout, "Activation layout: nested (packed, no padding) or padded (comparison only)")
+      ->capture_default_str();
+  app.add_option("--pack-dir", f.pack_dir,
+                 "Directory for the packed weight file of the CPU mmap tiers (um, um-prefetch, stream)")
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", f.quiet, "No progress bar or notes on stderr");
+}
+
+EngineConfig to_engine_config(const EngineFlags& f) {
+  EngineConfig c;
+  c.device = parse_device(f.device);
+  c.threads = f.threads;
+  c.policy = parse_policy(f.policy, "--policy");
+  if (!f.budget.empty()) c.budget = parse_budget(f.budget, "--budget");
+  c.prefetch_depth = f.depth;
+  c.streams = f.streams;
+  c.layout = parse_layout(f.layout, "--layout");
+  c.pack_dir = f.pack_dir;
+  c.progress = !f.quiet;
+  return c;
+}
+
+}  // namespace ferry::cli

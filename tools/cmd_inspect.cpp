@@ -1,0 +1,122 @@
+// `ferry inspect`: sizes of a model's packs, what fits in which budget, and the plan picked.
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "base/units.h"
+#include "models/gpt2.h"
+#include "runtime/report.h"
+#include "tools/cli_common.h"
+
+namespace ferry::cli {
+namespace {
+
+struct InspectFlags {
+  std::string model = "gpt2";
+  bool json = false;
+  EngineFlags engine;
+};
+
+void inspect(const InspectFlags& f) {
+  const ModelSpec spec = load_model_spec(f.model);
+  const EngineConfig cfg = to_engine_config(f.engine);
+  const DType wdt = weight_dtype_for(spec, cfg.device);
+  const std::vector<PackLayout> layouts = gpt2::pack_layouts(spec, wdt);
+  std::vector<std::uint64_t> bytes;
+  std::uint64_t total = 0;
+  for (const PackLayout& l : layouts) {
+    bytes.push_back(l.bytes());
+    total += l.bytes();
+  }
+  auto plan_for = [&](std::uint64_t budget) {
+    PlanRequest r;
+    r.policy = cfg.policy;
+    r.budget = budget;
+    r.depth = cfg.prefetch_depth;
+    r.streams = cfg.streams;
+    r.pack_bytes = bytes;
+    r.device = cfg.device;
+    return make_plan(r);
+  };
+  const double fractions[] = {1.0, 0.75, 0.5, 0.35, 0.25, 0.15, 0.10};
+
+  if (f.json) {
+    nlohmann::json j;
+    j["model"] = {{"name", spec.name}, {"source", spec.source}, {"parameters", spec.parameter_count()},
+                  {"layers", spec.num_layers}, {"hidden", spec.hidden_size}, {"heads", spec.num_heads},
+                  {"vocab", spec.vocab_size}, {"context", spec.context_length}, {"ffn", spec.ffn_size},
+                  {"storage_dtype", dtype_name(spec.dtype)}, {"device", device_name(cfg.device)},
+                  {"weight_dtype", dtype_name(wdt)}};
+    nlohmann::json packs = nlohmann::json::array();
+    for (std::size_t i = 0; i < layouts.size(); ++i)
+      packs.push_back({{"pack", i == 0 ? std::string("static") : "L" + std::to_string(i - 1)},
+                       {"tensors", layouts[i].tensors().size()},
+                       {"used_bytes", layouts[i].used_bytes()},
+                       {"bytes", layouts[i].bytes()}});
+    j["packs"] = packs;
+    j["total_bytes"] = total;
+    nlohmann::json fits = nlohmann::json::array();
+    for (double fr : fractions) {
+      const auto b = static_cast<std::uint64_t>(static_cast<double>(total) * fr);
+      try {
+        fits.push_back({{"budget_bytes", b}, {"fraction", fr}, {"plan", plan_json(plan_for(b))}});
+      } catch (const ResourceExhausted& e) {
+        fits.push_back({{"budget_bytes", b}, {"fraction", fr}, {"error", e.what()}});
+      }
+    }
+    j["budgets"] = fits;
+    if (cfg.budget.set) j["plan"] = plan_json(plan_for(cfg.budget.resolve(total)));
+    std::printf("%s\n", j.dump(2).c_str());
+    return;
+  }
+
+  std::printf("model    %s (%s)\n", spec.name.c_str(), spec.source.c_str());
+  std::printf("shape    %d layers, hidden %d, %d heads (head dim %d), ffn %d, vocab %d, context %d\n",
+              spec.num_layers, spec.hidden_size, spec.num_heads, spec.head_dim(), spec.ffn_size, spec.vocab_size,
+              spec.context_length);
+  std::printf("params   %.3f B (%llu), stored as %s; on %s the weights are %s\n",
+              static_cast<double>(spec.parameter_count()) / 1e9,
+              static_cast<unsigned long long>(spec.parameter_count()), dtype_name(spec.dtype),
+              device_name(cfg.device), dtype_name(wdt));
+  std::printf("\n%-8s %8s %14s %14s\n", "pack", "tensors", "bytes", "region (2 MiB)");
+  for (std::size_t i = 0; i < layouts.size(); ++i) {
+    const std::string name = i == 0 ? "static" : "L" + std::to_string(i - 1);
+    std::printf("%-8s %8zu %14s %14s\n", name.c_str(), layouts[i].tensors().size(),
+                format_bytes(layouts[i].used_bytes()).c_str(), format_bytes(layouts[i].bytes()).c_str());
+  }
+  std::printf("%-8s %8s %14s %14s\n\n", "total", "", "", format_bytes(total).c_str());
+  std::printf("what fits (policy %s, prefetch depth %d, %d streams):\n", f.engine.policy.c_str(), cfg.prefetch_depth,
+              cfg.streams);
+  std::printf("%-7s %12s  %s\n", "budget", "bytes", "plan");
+  for (double fr : fractions) {
+    const auto b = static_cast<std::uint64_t>(static_cast<double>(total) * fr);
+    std::string line;
+    try {
+      line = plan_for(b).summary();
+    } catch (const ResourceExhausted& e) {
+      line = std::string("does not run: ") + e.what();
+    }
+    std::printf("%5.0f%%  %12s  %s\n", fr * 100, format_bytes(b).c_str(), line.c_str());
+  }
+  if (cfg.budget.set) {
+    const Plan p = plan_for(cfg.budget.resolve(total));
+    std::printf("\nplan for --budget %s: %s\n", cfg.budget.str().c_str(), p.summary().c_str());
+    for (const std::string& n : p.notes) std::printf("  note: %s\n", n.c_str());
+  }
+}
+
+}  // namespace
+
+void register_inspect(CLI::App& app) {
+  auto f = std::make_shared<InspectFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "inspect", "Per-layer bytes, the total, what fits in which budget, and the plan the planner picks.\n"
+                 "Reads only the model's description: no weights are loaded. Example: ferry inspect -m gpt3-13b");
+  sub->add_option("-m,--model", f->model, "Preset name, TOML file or Hugging Face directory")->capture_default_str();
+  sub->add_flag("--json", f->json, "Print JSON instead of tables");
+  add_engine_flags(*sub, f->engine);
+  sub->callback([f] { inspect(*f); });
+}
+
+}  // namespace ferry::cli

@@ -1,0 +1,115 @@
+// `ferry run`: prefill a nested batch of prompts and decode N tokens per sequence.
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "base/units.h"
+#include "models/npy.h"
+#include "runtime/prompts.h"
+#include "runtime/report.h"
+#include "tools/cli_common.h"
+
+namespace ferry::cli {
+namespace {
+
+struct RunFlags {
+  std::string model = "gpt2";
+  std::string prompt_file;
+  std::string prompt;
+  bool ids = false;
+  int n = 16;
+  std::string sampling = "greedy";
+  float temperature = 1.0f;
+  int top_k = 0;
+  float top_p = 1.0f;
+  std::uint64_t seed = 0;
+  std::string logits_out;
+  std::string trace;
+  bool json = false;
+  EngineFlags engine;
+};
+
+// "The quick brown fox" in the GPT-2 vocabulary: the prompt used when none is given.
+const std::vector<std::int32_t> kDefaultPrompt = {464, 2068, 7586, 21831};
+
+void run(const RunFlags& f) {
+  if (!f.prompt.empty() && !f.prompt_file.empty()) throw BadInput("--prompt and --prompt-file: give one, not both");
+  if ((!f.prompt.empty() || !f.prompt_file.empty()) && !f.ids)
+    throw BadInput("--prompt/--prompt-file: text prompts need a tokenizer, which this model does not have; "
+                   "give token ids with --ids");
+  std::vector<std::vector<std::int32_t>> prompts;
+  if (!f.prompt_file.empty()) prompts = read_prompt_ids_file(f.prompt_file);
+  else if (!f.prompt.empty()) prompts = parse_prompt_ids(f.prompt, "--prompt");
+  else prompts = {kDefaultPrompt};
+
+  GenerateRequest req;
+  req.prompts = prompts;
+  if (f.n < 0) throw BadInput("-n: must be >= 0, got " + std::to_string(f.n));
+  req.max_new_tokens = f.n;
+  if (f.sampling == "greedy") {
+    req.sampling.greedy = true;
+  } else if (f.sampling == "sample") {
+    req.sampling.greedy = false;
+    if (!(f.temperature > 0)) throw BadInput("--temperature: must be > 0");
+    if (f.top_k < 0) throw BadInput("--top-k: must be >= 0");
+    if (!(f.top_p > 0 && f.top_p <= 1)) throw BadInput("--top-p: must be in (0, 1]");
+  } else {
+    throw BadInput("--sampling: unknown mode '" + f.sampling + "' (expected greedy or sample)");
+  }
+  req.sampling.temperature = f.temperature;
+  req.sampling.top_k = f.top_k;
+  req.sampling.top_p = f.top_p;
+  req.sampling.seed = f.seed;
+  req.prompt_logits = !f.logits_out.empty();
+
+  EngineConfig cfg = to_engine_config(f.engine);
+  cfg.trace = !f.trace.empty();
+  const ModelSpec spec = load_model_spec(f.model);
+  Engine engine(spec, cfg);
+  if (!f.engine.quiet) std::fprintf(stderr, "ferry: %s\n", engine.plan().summary().c_str());
+  const GenerateResult res = engine.generate(req);
+
+  if (!f.logits_out.empty()) {
+    const std::int64_t rows = res.stats.prompt_tokens;
+    write_npy_f32(f.logits_out, res.prompt_logits.data(), rows, spec.vocab_size);
+  }
+  if (!f.trace.empty()) engine.timeline()->write_chrome_trace(f.trace);
+
+  if (f.json) {
+    nlohmann::json j = result_json(engine, req, res);
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    print_result_text(engine, res, stdout);
+  }
+}
+
+}  // namespace
+
+void register_run(CLI::App& app) {
+  auto f = std::make_shared<RunFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "run",
+      "Prefill the prompts as one nested batch, then generate -n tokens per sequence with a KV cache.\n"
+      "Example: ferry run -m gpt2-xl --policy um-prefetch --budget 25% --prefetch-depth 2 --streams 2\n"
+      "         -n 16 --prompt-file p.txt --ids");
+  sub->add_option("-m,--model", f->model, "Preset name, TOML file or Hugging Face directory")->capture_default_str();
+  sub->add_option("--prompt-file", f->prompt_file, "File with one prompt per line (token ids with --ids)");
+  sub->add_option("--prompt", f->prompt, "One prompt given inline (token ids with --ids)");
+  sub->add_flag("--ids", f->ids, "Prompts are token ids separated by spaces");
+  sub->add_option("-n,--max-new-tokens", f->n, "Tokens to generate per sequence (0 = prompt only)")->capture_default_str();
+  sub->add_option("--sampling", f->sampling, "greedy, or sample (with --temperature, --top-k, --top-p, --seed)")
+      ->capture_default_str();
+  sub->add_option("--temperature", f->temperature, "Softmax temperature for --sampling sample")->capture_default_str();
+  sub->add_option("--top-k", f->top_k, "Keep the k most likely tokens (0 = off)")->capture_default_str();
+  sub->add_option("--top-p", f->top_p, "Keep the smallest set with probability >= p (1 = off)")->capture_default_str();
+  sub->add_option("--seed", f->seed, "Seed of the sampler (draws depend on seed, sequence and step)")->capture_default_str();
+  sub->add_option("--logits-out", f->logits_out,
+                  "Write the prompt logits as float32 .npy [total_prompt_tokens, vocab], input order");
+  sub->add_option("--trace", f->trace, "Write a Chrome trace JSON of every prefetch/compute/evict (open in Perfetto)");
+  sub->add_flag("--json", f->json, "Print one JSON object: sequences[].prompt_ids, sequences[].generated_ids, stats");
+  add_engine_flags(*sub, f->engine);
+  sub->callback([f] { run(*f); });
+}
+
+}  // namespace ferry::cli
