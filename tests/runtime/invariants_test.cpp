@@ -1,0 +1,135 @@
+// Invariants of placement: for every policy, prefetch depth 1..3 and streams 1..4, the logits are
+// bit-identical to `resident`; the peak resident weight bytes never exceed the budget; every
+// compute of a layer starts after the prefetch that made it resident finished (on the timeline).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "runtime/engine.h"
+#include "tests/support/test_util.h"
+
+namespace {
+
+using namespace ferry;
+
+struct Outcome {
+  std::vector<float> logits;
+  std::vector<std::vector<std::int32_t>> tokens;
+  RunStats stats;
+  std::vector<TimelineRecord> timeline;
+};
+
+class Invariants : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::filesystem::path(test::temp_dir("inv"));
+    // 6 blocks: 7 packs of 2 MiB, so budgets of 30-60% leave room for only part of the model.
+    spec_ = new ModelSpec(parse_model_toml_string(test::tiny_toml(6, 11), "invariants.toml", dir_->string()));
+    EngineConfig cfg;
+    cfg.progress = false;
+    cfg.policy = Policy::Resident;
+    *reference_ = run(cfg);
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*dir_);
+    delete dir_;
+    delete spec_;
+  }
+  static Outcome run(EngineConfig cfg) {
+    cfg.progress = false;
+    cfg.trace = true;
+    cfg.pack_dir = dir_->string();
+    Engine engine(*spec_, cfg);
+    GenerateRequest req;
+    req.prompts = {{1, 2, 3, 4, 5}, {6}, {7, 8, 9}};
+    req.prompt_logits = true;
+    req.max_new_tokens = 4;
+    GenerateResult res = engine.generate(req);
+    Outcome o;
+    o.logits = std::move(res.prompt_logits);
+    for (auto& s : res.sequences) o.tokens.push_back(s.generated_ids);
+    o.stats = res.stats;
+    o.timeline = engine.timeline()->records();
+    return o;
+  }
+  static std::filesystem::path* dir_;
+  static ModelSpec* spec_;
+  static Outcome* reference_;
+};
+std::filesystem::path* Invariants::dir_ = nullptr;
+ModelSpec* Invariants::spec_ = nullptr;
+Outcome* Invariants::reference_ = new Outcome;
+
+// Every compute of pack p starts after the end of a prefetch of p, with no evict of p in between.
+void expect_compute_after_prefetch(const std::vector<TimelineRecord>& tl, const std::string& what) {
+  int computes = 0;
+  for (const TimelineRecord& c : tl) {
+    if (c.kind != TimelineKind::Compute) continue;
+    ++computes;
+    double last_fetch_end = -1, last_evict = -1;
+    for (const TimelineRecord& r : tl) {
+      if (r.pack != c.pack) continue;
+      if (r.kind == TimelineKind::Prefetch && r.end_us <= c.begin_us) last_fetch_end = std::max(last_fetch_end, r.end_us);
+      if (r.kind == TimelineKind::Evict && r.begin_us <= c.begin_us) last_evict = std::max(last_evict, r.begin_us);
+    }
+    EXPECT_GE(last_fetch_end, 0) << what << ": compute of pack " << c.pack << " step " << c.step
+                                 << " has no finished prefetch before it";
+    EXPECT_GE(last_fetch_end, last_evict) << what << ": pack " << c.pack << " step " << c.step
+                                          << " was evicted after its last prefetch and before its compute";
+  }
+  EXPECT_EQ(computes, 6 * 4) << what << ": 6 blocks x 4 passes (prefill + 3 decode steps)";
+}
+
+TEST_F(Invariants, EveryPolicyDepthAndStreamCountIsBitIdenticalAndWithinBudget) {
+  ASSERT_FALSE(reference_->logits.empty());
+  for (Policy policy : {Policy::UM, Policy::UMPrefetch, Policy::Stream, Policy::Auto, Policy::Resident}) {
+    for (const char* budget : {"100%", "60%", "35%"}) {
+      if (policy == Policy::Resident && std::string(budget) != "100%") continue;
+      for (int depth = 1; depth <= 3; ++depth) {
+        for (int streams = 1; streams <= 4; ++streams) {
+          const std::string what = std::string(policy_name(policy)) + " budget " + budget + " depth " +
+                                   std::to_string(depth) + " streams " + std::to_string(streams);
+          EngineConfig cfg;
+          cfg.policy = policy;
+          cfg.budget = parse_budget(budget, "--budget");
+          cfg.prefetch_depth = depth;
+          cfg.streams = streams;
+          const Outcome o = run(cfg);
+          ASSERT_EQ(o.logits.size(), reference_->logits.size()) << what;
+          EXPECT_EQ(std::memcmp(o.logits.data(), reference_->logits.data(), o.logits.size() * sizeof(float)), 0)
+              << what << ": logits differ from resident";
+          EXPECT_EQ(o.tokens, reference_->tokens) << what;
+          EXPECT_LE(o.stats.peak_resident, o.stats.budget) << what;
+          EXPECT_GT(o.stats.peak_resident, 0u) << what;
+          expect_compute_after_prefetch(o.timeline, what);
+        }
+      }
+    }
+  }
+}
+
+TEST_F(Invariants, UnderPressureWeightsAreMovedEveryStep) {
+  EngineConfig cfg;
+  cfg.policy = Policy::Stream;
+  cfg.budget = parse_budget("35%", "--budget");
+  const Outcome o = run(cfg);
+  // The streamed blocks cross the link once per pass: more bytes than the model itself.
+  EXPECT_GT(o.stats.bytes_h2d, o.stats.model_bytes);
+  EXPECT_GT(o.stats.evictions, 0u);
+}
+
+TEST_F(Invariants, PaddedLayoutComputesTheSameResults) {
+  EngineConfig cfg;
+  cfg.layout = Layout::Padded;
+  const Outcome o = run(cfg);
+  ASSERT_EQ(o.logits.size(), reference_->logits.size());
+  float max_err = 0;
+  for (std::size_t i = 0; i < o.logits.size(); ++i)
+    max_err = std::max(max_err, std::fabs(o.logits[i] - reference_->logits[i]));
+  EXPECT_LE(max_err, 1e-4f);
+  EXPECT_EQ(o.tokens, reference_->tokens);
+}
+
+}  // namespace
