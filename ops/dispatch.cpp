@@ -1,0 +1,117 @@
+// Op entry points (ops/ops.h): check the operands on the calling thread, then hand the work to the
+// stream's device. CPU: a task on the CpuStream (operands captured by value). CUDA: the launcher in
+// ops/cuda.h, which enqueues kernels on the cudaStream_t.
+#include "base/cpu_backend.h"
+#include "base/error.h"
+#include "ops/cpu.h"
+#include "ops/ops.h"
+#include "ops/validate.h"
+#ifdef FERRY_HAVE_CUDA
+#include "ops/cuda.h"
+#define FERRY_OPS_CUDA_CALL(op, ...) ::ferry::ops::cuda::op(s.native_handle(), __VA_ARGS__)
+#else
+#define FERRY_OPS_CUDA_CALL(op, ...) throw InternalError(#op ": built without CUDA")
+#endif
+
+namespace ferry::ops {
+
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::None:
+      return "none";
+    case Activation::GeluTanh:
+      return "gelu_tanh";
+    case Activation::GeluErf:
+      return "gelu";
+  }
+  return "unknown";
+}
+
+void embedding(Stream& s, TensorView ids, TensorView pos, TensorView wte, TensorView wpe, TensorView out) {
+  check::embedding(s.device(), ids, pos, wte, wpe, out);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "embedding").enqueue([=] { cpu::embedding(ids, pos, wte, wpe, out); });
+    return;
+  }
+  FERRY_OPS_CUDA_CALL(embedding, ids, pos, wte, wpe, out);
+}
+
+void add_layernorm(Stream& s, TensorView residual, TensorView delta, TensorView gamma, TensorView beta,
+                   float eps, TensorView out) {
+  check::add_layernorm(s.device(), residual, delta, gamma, beta, eps, out);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "add_layernorm").enqueue([=] { cpu::add_layernorm(residual, delta, gamma, beta, eps, out); });
+    return;
+  }
+  FERRY_OPS_CUDA_CALL(add_layernorm, residual, delta, gamma, beta, eps, out);
+}
+
+void linear(Stream& s, TensorView x, TensorView w, WeightLayout layout, TensorView bias, Activation act,
+            TensorView out) {
+  check::linear(s.device(), x, w, layout, bias, out);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "linear").enqueue([=] { cpu::linear(x, w, layout, bias, act, out); });
+    return;
+  }
+  FERRY_OPS_CUDA_CALL(linear, x, w, layout, bias, act, out);
+}
+
+void activation(Stream& s, TensorView x, Activation act) {
+  check::activation(s.device(), x);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "activation").enqueue([=] { cpu::activation(x, act); });
+    return;
+  }
+  FERRY_OPS_CUDA_CALL(activation, x, act);
+}
+
+void logits(Stream& s, TensorView x, TensorView wte, TensorView out) {
+  check::logits(s.device(), x, wte, out);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "logits").enqueue([=] { cpu::logits(x, wte, out); });
+    return;
+  }
+  FERRY_OPS_CUDA_CALL(logits, x, wte, out);
+}
+
+void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, int n_heads, TensorView out) {
+  check::attention_prefill(s.device(), qkv, offsets, n_heads, out);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "attention_prefill").enqueue([=] { cpu::attention_prefill(qkv, offsets, n_heads, out); });
+    return;
+  }
+  FERRY_OPS_CUDA_CALL(attention_prefill, qkv, offsets, n_heads, out);
+}
+
+void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache) {
+  check::kv_append(s.device(), qkv, seq, pos, k_cache, v_cache);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "kv_append").enqueue([=] { cpu::kv_append(qkv, seq, pos, k_cache, v_cache); });
+    return;
+  }
+  FERRY_OPS_CUDA_CALL(kv_append, qkv, seq, pos, k_cache, v_cache);
+}
+
+void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq,
+                      TensorView len, int n_heads, TensorView out) {
+  check::attention_decode(s.device(), qkv, k_cache, v_cache, seq, len, n_heads, out);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "attention_decode").enqueue([=] {
+      cpu::attention_decode(qkv, k_cache, v_cache, seq, len, n_heads, out);
+    });
+    return;
+  }
+  FERRY_OPS_CUDA_CALL(attention_decode, qkv, k_cache, v_cache, seq, len, n_heads, out);
+}
+
+void sample(Stream& s, TensorView logits, const SamplingParams& p, TensorView seq, TensorView step,
+            TensorView out_ids) {
+  check::sample(s.device(), logits, p, seq, step, out_ids);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "sample").enqueue([=, params = p] { cpu::sample(logits, params, seq, step, out_ids); });
+    return;
+  }
+  FERRY_OPS_CUDA_CALL(sample, logits, p, seq, step, out_ids);
+}
+
+}  // namespace ferry::ops

@@ -1,0 +1,39 @@
+// CPU embedding: out[t, :] = wte[ids[t], :] + wpe[pos[t], :] (f32).
+#include <cstdint>
+#include <string>
+
+#include "ops/cpu.h"
+#include "ops/validate.h"
+
+namespace ferry::ops::cpu {
+
+void embedding(TensorView ids, TensorView pos, TensorView wte, TensorView wpe, TensorView out) {
+  check::embedding(DeviceKind::CPU, ids, pos, wte, wpe, out);
+  const std::int64_t n_tokens = ids.dim(0);
+  const std::int64_t hidden = out.dim(1);
+  const std::int64_t vocab = wte.dim(0);
+  const std::int64_t ctx = wpe.dim(0);
+  const auto* id = ids.as<const std::int32_t>();  // [T]
+  const auto* ps = pos.as<const std::int32_t>();  // [T]
+  // Indices are checked before the parallel loop (exceptions must not leave an OpenMP region).
+  for (std::int64_t t = 0; t < n_tokens; ++t) {
+    if (id[t] < 0 || id[t] >= vocab)
+      throw InternalError("embedding: ids[" + std::to_string(t) + "] = " + std::to_string(id[t]) +
+                          " outside the vocabulary of " + std::to_string(vocab));
+    if (ps[t] < 0 || ps[t] >= ctx)
+      throw InternalError("embedding: pos[" + std::to_string(t) + "] = " + std::to_string(ps[t]) +
+                          " outside the context of " + std::to_string(ctx));
+  }
+  const auto* te = wte.as<const float>();  // [V, H]
+  const auto* pe = wpe.as<const float>();  // [C, H]
+  auto* o = out.as<float>();               // [T, H]
+#pragma omp parallel for schedule(static) if (n_tokens * hidden > 16384)
+  for (std::int64_t t = 0; t < n_tokens; ++t) {
+    const float* a = te + id[t] * hidden;
+    const float* b = pe + ps[t] * hidden;
+    float* y = o + t * hidden;
+    for (std::int64_t i = 0; i < hidden; ++i) y[i] = a[i] + b[i];
+  }
+}
+
+}  // namespace ferry::ops::cpu

@@ -1,0 +1,230 @@
+#include "ops/validate.h"
+
+#include <array>
+#include <cmath>
+#include <initializer_list>
+#include <string>
+#include <utility>
+
+namespace ferry::ops::check {
+namespace {
+
+// Collects the operands of one op call; require() throws InternalError listing all of them.
+class OpCheck {
+ public:
+  using Operand = std::pair<const char*, const TensorView*>;
+  OpCheck(const char* op, std::initializer_list<Operand> operands) : op_(op) {
+    for (const auto& o : operands)
+      if (n_ < operands_.size()) operands_[n_++] = o;
+  }
+
+  void require(bool cond, const char* what) const {
+    if (!cond) fail(what);
+  }
+  [[noreturn]] void fail(const std::string& what) const {
+    std::string msg = std::string(op_) + ": " + what + " (";
+    bool first = true;
+    for (std::size_t i = 0; i < n_; ++i) {
+      const auto& [name, v] = operands_[i];
+      if (!first) msg += ", ";
+      first = false;
+      msg += name;
+      msg += "=";
+      msg += v->present() ? v->shape.str() + " " + dtype_name(v->dtype) : std::string("absent");
+    }
+    throw InternalError(msg + ")");
+  }
+  // Required operand: data present unless it has no elements, and of rank `rank`.
+  void tensor(const TensorView& v, const char* name, int rank) const {
+    if (v.shape.rank != rank) fail(std::string(name) + " must have rank " + std::to_string(rank));
+    for (int i = 0; i < rank; ++i)
+      if (v.shape[i] < 0) fail(std::string(name) + " has a negative dimension");
+    if (!v.present() && v.numel() > 0) fail(std::string(name) + " has no data");
+  }
+  void dtype(const TensorView& v, const char* name, DType t) const {
+    if (v.dtype != t) fail(std::string(name) + " must be " + dtype_name(t));
+  }
+  void weight(DeviceKind dev, const TensorView& v, const char* name) const {
+    if (!weight_dtype_ok(dev, v.dtype))
+      fail(std::string(name) + " has a weight dtype not supported on " + device_name(dev));
+  }
+
+ private:
+  const char* op_;
+  std::array<Operand, 8> operands_{};  // copied: the caller's braced list dies with its statement
+  std::size_t n_ = 0;
+};
+
+}  // namespace
+
+bool weight_dtype_ok(DeviceKind dev, DType t) {
+  if (dev == DeviceKind::CPU) return t == DType::F32;
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+}
+
+void embedding(DeviceKind dev, const TensorView& ids, const TensorView& pos, const TensorView& wte,
+               const TensorView& wpe, const TensorView& out) {
+  const OpCheck c("embedding", {{"ids", &ids}, {"pos", &pos}, {"wte", &wte}, {"wpe", &wpe}, {"out", &out}});
+  c.tensor(ids, "ids", 1);
+  c.tensor(pos, "pos", 1);
+  c.tensor(wte, "wte", 2);
+  c.tensor(wpe, "wpe", 2);
+  c.tensor(out, "out", 2);
+  c.dtype(ids, "ids", DType::I32);
+  c.dtype(pos, "pos", DType::I32);
+  c.weight(dev, wte, "wte");
+  c.weight(dev, wpe, "wpe");
+  c.dtype(out, "out", DType::F32);
+  c.require(pos.dim(0) == ids.dim(0) && out.dim(0) == ids.dim(0), "ids, pos and out must have T rows");
+  c.require(wte.dim(1) == out.dim(1) && wpe.dim(1) == out.dim(1), "wte, wpe and out must have H columns");
+}
+
+void add_layernorm(DeviceKind dev, const TensorView& residual, const TensorView& delta, const TensorView& gamma,
+                   const TensorView& beta, float eps, const TensorView& out) {
+  const OpCheck c("add_layernorm",
+                  {{"residual", &residual}, {"delta", &delta}, {"gamma", &gamma}, {"beta", &beta}, {"out", &out}});
+  c.tensor(residual, "residual", 2);
+  c.tensor(gamma, "gamma", 1);
+  c.tensor(beta, "beta", 1);
+  c.tensor(out, "out", 2);
+  c.dtype(residual, "residual", DType::F32);
+  c.dtype(out, "out", DType::F32);
+  c.weight(dev, gamma, "gamma");
+  c.weight(dev, beta, "beta");
+  c.require(out.shape == residual.shape, "out must have the shape of residual [T, H]");
+  c.require(gamma.dim(0) == residual.dim(1) && beta.dim(0) == residual.dim(1), "gamma and beta must be [H]");
+  if (delta.present()) {
+    c.dtype(delta, "delta", DType::F32);
+    c.require(delta.shape == residual.shape, "delta must have the shape of residual [T, H]");
+  }
+  c.require(std::isfinite(eps) && eps >= 0.0f, "eps must be finite and >= 0");
+}
+
+void linear(DeviceKind dev, const TensorView& x, const TensorView& w, WeightLayout layout, const TensorView& bias,
+            const TensorView& out) {
+  const OpCheck c(layout == WeightLayout::KN ? "linear (KN)" : "linear (NK)",
+                  {{"x", &x}, {"w", &w}, {"bias", &bias}, {"out", &out}});
+  c.tensor(x, "x", 2);
+  c.tensor(w, "w", 2);
+  c.tensor(out, "out", 2);
+  c.dtype(x, "x", DType::F32);
+  c.dtype(out, "out", DType::F32);
+  c.weight(dev, w, "w");
+  const std::int64_t k = layout == WeightLayout::KN ? w.dim(0) : w.dim(1);
+  const std::int64_t n = layout == WeightLayout::KN ? w.dim(1) : w.dim(0);
+  c.require(x.dim(1) == k, "x columns must equal K of w");
+  c.require(out.dim(0) == x.dim(0) && out.dim(1) == n, "out must be [T, N]");
+  if (bias.present()) {
+    c.tensor(bias, "bias", 1);
+    c.weight(dev, bias, "bias");
+    c.require(bias.dim(0) == n, "bias must be [N]");
+  }
+}
+
+void activation(DeviceKind /*dev*/, const TensorView& x) {
+  const OpCheck c("activation", {{"x", &x}});
+  c.require(x.shape.rank >= 1, "x must have rank >= 1");
+  c.tensor(x, "x", x.shape.rank);
+  c.dtype(x, "x", DType::F32);
+}
+
+void logits(DeviceKind dev, const TensorView& x, const TensorView& wte, const TensorView& out) {
+  const OpCheck c("logits", {{"x", &x}, {"wte", &wte}, {"out", &out}});
+  c.tensor(x, "x", 2);
+  c.tensor(wte, "wte", 2);
+  c.tensor(out, "out", 2);
+  c.dtype(x, "x", DType::F32);
+  c.dtype(out, "out", DType::F32);
+  c.weight(dev, wte, "wte");
+  c.require(wte.dim(1) == x.dim(1), "wte must be [V, H] with the H of x");
+  c.require(out.dim(0) == x.dim(0) && out.dim(1) == wte.dim(0), "out must be [T, V]");
+}
+
+void attention_prefill(DeviceKind /*dev*/, const TensorView& qkv, const TensorView& offsets, int n_heads,
+                       const TensorView& out) {
+  const OpCheck c("attention_prefill", {{"qkv", &qkv}, {"offsets", &offsets}, {"out", &out}});
+  c.tensor(qkv, "qkv", 2);
+  c.tensor(offsets, "offsets", 1);
+  c.tensor(out, "out", 2);
+  c.dtype(qkv, "qkv", DType::F32);
+  c.dtype(offsets, "offsets", DType::I32);
+  c.dtype(out, "out", DType::F32);
+  c.require(offsets.dim(0) >= 1, "offsets must be [B+1] with B >= 0");
+  c.require(qkv.dim(1) % 3 == 0, "qkv must be [T, 3H]");
+  const std::int64_t h = qkv.dim(1) / 3;
+  c.require(out.dim(0) == qkv.dim(0) && out.dim(1) == h, "out must be [T, H]");
+  c.require(n_heads > 0 && h % n_heads == 0, "n_heads must be > 0 and divide H");
+}
+
+void kv_append(DeviceKind /*dev*/, const TensorView& qkv, const TensorView& seq, const TensorView& pos,
+               const TensorView& k_cache, const TensorView& v_cache) {
+  const OpCheck c("kv_append",
+                  {{"qkv", &qkv}, {"seq", &seq}, {"pos", &pos}, {"k_cache", &k_cache}, {"v_cache", &v_cache}});
+  c.tensor(qkv, "qkv", 2);
+  c.tensor(seq, "seq", 1);
+  c.tensor(pos, "pos", 1);
+  c.tensor(k_cache, "k_cache", 3);
+  c.tensor(v_cache, "v_cache", 3);
+  c.dtype(qkv, "qkv", DType::F32);
+  c.dtype(seq, "seq", DType::I32);
+  c.dtype(pos, "pos", DType::I32);
+  c.dtype(k_cache, "k_cache", DType::F32);
+  c.dtype(v_cache, "v_cache", DType::F32);
+  c.require(qkv.dim(1) % 3 == 0, "qkv must be [T, 3H]");
+  c.require(seq.dim(0) == qkv.dim(0) && pos.dim(0) == qkv.dim(0), "seq and pos must be [T]");
+  c.require(k_cache.shape == v_cache.shape, "k_cache and v_cache must have the same shape");
+  c.require(k_cache.dim(2) == qkv.dim(1) / 3, "caches must be [S, cap, H]");
+}
+
+void attention_decode(DeviceKind /*dev*/, const TensorView& qkv, const TensorView& k_cache, const TensorView& v_cache,
+                      const TensorView& seq, const TensorView& len, int n_heads, const TensorView& out) {
+  const OpCheck c("attention_decode", {{"qkv", &qkv},
+                                       {"k_cache", &k_cache},
+                                       {"v_cache", &v_cache},
+                                       {"seq", &seq},
+                                       {"len", &len},
+                                       {"out", &out}});
+  c.tensor(qkv, "qkv", 2);
+  c.tensor(k_cache, "k_cache", 3);
+  c.tensor(v_cache, "v_cache", 3);
+  c.tensor(seq, "seq", 1);
+  c.tensor(len, "len", 1);
+  c.tensor(out, "out", 2);
+  c.dtype(qkv, "qkv", DType::F32);
+  c.dtype(k_cache, "k_cache", DType::F32);
+  c.dtype(v_cache, "v_cache", DType::F32);
+  c.dtype(seq, "seq", DType::I32);
+  c.dtype(len, "len", DType::I32);
+  c.dtype(out, "out", DType::F32);
+  c.require(qkv.dim(1) % 3 == 0, "qkv must be [B, 3H]");
+  const std::int64_t h = qkv.dim(1) / 3;
+  c.require(seq.dim(0) == qkv.dim(0) && len.dim(0) == qkv.dim(0), "seq and len must be [B]");
+  c.require(out.dim(0) == qkv.dim(0) && out.dim(1) == h, "out must be [B, H]");
+  c.require(k_cache.shape == v_cache.shape, "k_cache and v_cache must have the same shape");
+  c.require(k_cache.dim(2) == h, "caches must be [S, cap, H]");
+  c.require(n_heads > 0 && h % n_heads == 0, "n_heads must be > 0 and divide H");
+}
+
+void sample(DeviceKind /*dev*/, const TensorView& logits, const SamplingParams& p, const TensorView& seq,
+            const TensorView& step, const TensorView& out_ids) {
+  const OpCheck c("sample", {{"logits", &logits}, {"seq", &seq}, {"step", &step}, {"out_ids", &out_ids}});
+  c.tensor(logits, "logits", 2);
+  c.tensor(seq, "seq", 1);
+  c.tensor(step, "step", 1);
+  c.tensor(out_ids, "out_ids", 1);
+  c.dtype(logits, "logits", DType::F32);
+  c.dtype(seq, "seq", DType::I32);
+  c.dtype(step, "step", DType::I32);
+  c.dtype(out_ids, "out_ids", DType::I32);
+  const std::int64_t b = logits.dim(0);
+  c.require(seq.dim(0) == b && step.dim(0) == b && out_ids.dim(0) == b, "seq, step and out_ids must be [B]");
+  c.require(logits.dim(1) >= 1 || b == 0, "logits must have V >= 1 columns");
+  if (!p.greedy) {
+    if (!(std::isfinite(p.temperature) && p.temperature > 0.0f))
+      c.fail("temperature must be finite and > 0, got " + std::to_string(p.temperature));
+    if (p.top_k < 0) c.fail("top_k must be >= 0, got " + std::to_string(p.top_k));
+    if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) c.fail("top_p must be in (0, 1], got " + std::to_string(p.top_p));
+  }
+}
+
+}  // namespace ferry::ops::check

@@ -1,0 +1,531 @@
+// Op conformance (in the spirit of ggml's test-backend-ops): every op runs through its entry point
+// (ops/ops.h) on the device under test and is compared with the scalar reference (ops/reference.h)
+// under a per-op error bound, with guard bytes around every buffer.
+//
+// This file builds twice: ops_conformance_test (suite "Cpu", the CPU backend) and, with
+// FERRY_OPS_TEST_CUDA=1, ops_conformance_gpu_test (suite "Cuda", label gpu), which skips visibly
+// when there is no GPU. Shapes are deliberately odd: 3 heads, hidden 96, vocab 101, sequences of
+// length 1, a nested batch of lengths {1, 7, 3, 16}.
+//
+// Error bounds, elementwise |got - ref| <= atol + rtol * |ref| (ref in double, rounded to f32):
+//   embedding, kv_append           exact on CPU; 1e-6 on CUDA (a copy and one f32 add)
+//   add_layernorm                  CPU 1e-5 / 1e-5; CUDA 1e-4 / 1e-4
+//   linear, logits (K = 96)        CPU 1e-4 / 1e-4 (f32 sgemm); CUDA f32 5e-3 / 5e-3 (allows TF32);
+//                                  CUDA f16/bf16 weights 2e-2 / 2e-2 (the reference uses the rounded
+//                                  weights; activations may be rounded for the tensor cores)
+//   activation                     CPU 1e-6 / 1e-5; CUDA 1e-5 / 1e-4 (fast intrinsics)
+//   attention prefill / decode     CPU 1e-4 / 1e-4; CUDA 1e-3 / 1e-3
+//   decode vs prefill's last row   1e-5 / 1e-5 (same device, same keys)
+//   sample                         token ids identical to the reference
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ops/ops.h"
+#include "ops/reference.h"
+#include "tests/ops/op_harness.h"
+
+#if FERRY_OPS_TEST_CUDA
+#define OPS_TEST(name) TEST(Cuda, name)
+#else
+#define OPS_TEST(name) TEST(Cpu, name)
+#endif
+
+namespace ferry::ops::testing {
+namespace {
+
+constexpr Bound kExact = kCuda ? Bound{1e-6, 1e-6} : Bound{0.0, 0.0};
+constexpr Bound kLayerNorm = kCuda ? Bound{1e-4, 1e-4} : Bound{1e-5, 1e-5};
+constexpr Bound kActivation = kCuda ? Bound{1e-5, 1e-4} : Bound{1e-6, 1e-5};
+constexpr Bound kAttention = kCuda ? Bound{1e-3, 1e-3} : Bound{1e-4, 1e-4};
+constexpr Bound kSameDevice{1e-5, 1e-5};
+Bound gemm_bound(DType w) {
+  if (!kCuda) return {1e-4, 1e-4};
+  return w == DType::F32 ? Bound{5e-3, 5e-3} : Bound{2e-2, 2e-2};
+}
+
+const std::vector<int> kLengths{1, 7, 3, 16};  // nested batch, T = 27
+constexpr int kTokens = 27;
+constexpr int kHidden = 96;
+constexpr int kHeads = 3;
+constexpr int kVocab = 101;
+
+std::string desc(DType w) { return std::string("weights ") + dtype_name(w); }
+
+// ---- embedding ---------------------------------------------------------------------------------
+OPS_TEST(Embedding) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  constexpr int kCtx = 37;
+  std::vector<std::int32_t> ids(kTokens);
+  std::vector<std::int32_t> pos;
+  for (int t = 0; t < kTokens; ++t) ids[t] = (t * 37 + 11) % kVocab;
+  ids[0] = 0;
+  ids[5] = kVocab - 1;
+  for (int l : kLengths)
+    for (int p = 0; p < l; ++p) pos.push_back(p);
+  pos[kTokens - 1] = kCtx - 1;
+  for (DType wt : weight_dtypes()) {
+    SCOPED_TRACE(desc(wt));
+    auto wte = uniform(kVocab * kHidden, -1, 1, 1);
+    auto wpe = uniform(kCtx * kHidden, -0.5f, 0.5f, 2);
+    DevBuf d_ids(ids, DType::I32, {kTokens});
+    DevBuf d_pos(pos, DType::I32, {kTokens});
+    auto d_wte = weights(wte, wt, {kVocab, kHidden});
+    auto d_wpe = weights(wpe, wt, {kCtx, kHidden});
+    DevBuf d_out(DType::F32, {kTokens, kHidden});
+    embedding(dev->s(), d_ids.view(), d_pos.view(), d_wte->view(), d_wpe->view(), d_out.view());
+    dev->s().synchronize();
+
+    std::vector<float> want(kTokens * kHidden);
+    ref::embedding(host(ids, DType::I32, {kTokens}), host(pos, DType::I32, {kTokens}),
+                   host(wte, DType::F32, {kVocab, kHidden}), host(wpe, DType::F32, {kCtx, kHidden}),
+                   host(want, DType::F32, {kTokens, kHidden}));
+    EXPECT_TRUE(close(d_out.read<float>(), want, kExact));
+    d_out.expect_guards("out");
+    d_wte->expect_guards("wte");
+    d_ids.expect_guards("ids");
+  }
+}
+
+// ---- add_layernorm -----------------------------------------------------------------------------
+OPS_TEST(AddLayerNorm) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  for (DType wt : weight_dtypes()) {
+    for (bool with_delta : {true, false}) {
+      SCOPED_TRACE(desc(wt) + (with_delta ? ", delta present" : ", delta absent"));
+      auto residual = uniform(kTokens * kHidden, 2, 4, 3);  // mean ~3: the centring matters
+      auto delta = uniform(kTokens * kHidden, -1, 1, 4);
+      auto gamma = uniform(kHidden, 0.5f, 1.5f, 5);
+      auto beta = uniform(kHidden, -0.2f, 0.2f, 6);
+      const float eps = 1e-5f;
+      DevBuf d_res(residual, DType::F32, {kTokens, kHidden});
+      DevBuf d_delta(delta, DType::F32, {kTokens, kHidden});
+      auto d_gamma = weights(gamma, wt, {kHidden});
+      auto d_beta = weights(beta, wt, {kHidden});
+      DevBuf d_out(DType::F32, {kTokens, kHidden});
+      const TensorView dv = with_delta ? d_delta.view() : TensorView{};  // absent: data null
+      add_layernorm(dev->s(), d_res.view(), dv, d_gamma->view(), d_beta->view(), eps, d_out.view());
+      dev->s().synchronize();
+
+      std::vector<float> want(kTokens * kHidden);
+      TensorView hd = with_delta ? host(delta, DType::F32, {kTokens, kHidden}) : TensorView{};
+      ref::add_layernorm(host(residual, DType::F32, {kTokens, kHidden}), hd, host(gamma, DType::F32, {kHidden}),
+                         host(beta, DType::F32, {kHidden}), eps, host(want, DType::F32, {kTokens, kHidden}));
+      EXPECT_TRUE(close(d_res.read<float>(), residual, kExact)) << "residual after the add";
+      EXPECT_TRUE(close(d_out.read<float>(), want, kLayerNorm)) << "out";
+      d_res.expect_guards("residual");
+      d_out.expect_guards("out");
+    }
+  }
+}
+
+// ---- linear ------------------------------------------------------------------------------------
+struct LinearCase {
+  int tokens;
+  int k;
+  int n;
+  WeightLayout layout;
+  bool bias;
+  Activation act;
+};
+
+void run_linear(Device& dev, const LinearCase& c, DType wt) {
+  SCOPED_TRACE(std::string("T=") + std::to_string(c.tokens) + " K=" + std::to_string(c.k) +
+               " N=" + std::to_string(c.n) + (c.layout == WeightLayout::KN ? " KN" : " NK") +
+               (c.bias ? " bias" : " no-bias") + " " + activation_name(c.act) + " " + desc(wt));
+  auto x = uniform(static_cast<std::size_t>(c.tokens) * c.k, -1, 1, 7);
+  auto w = uniform(static_cast<std::size_t>(c.k) * c.n, -0.3f, 0.3f, 8);
+  auto b = uniform(static_cast<std::size_t>(c.n), -0.5f, 0.5f, 9);
+  const Shape ws = c.layout == WeightLayout::KN ? Shape{c.k, c.n} : Shape{c.n, c.k};
+  DevBuf d_x(x, DType::F32, {c.tokens, c.k});
+  auto d_w = weights(w, wt, ws);
+  auto d_b = weights(b, wt, {c.n});
+  DevBuf d_out(DType::F32, {c.tokens, c.n});
+  TensorView bias = c.bias ? d_b->view() : TensorView{};
+  linear(dev.s(), d_x.view(), d_w->view(), c.layout, bias, c.act, d_out.view());
+  dev.s().synchronize();
+
+  std::vector<float> want(static_cast<std::size_t>(c.tokens) * c.n);
+  ref::linear(host(x, DType::F32, {c.tokens, c.k}), host(w, DType::F32, ws), c.layout,
+              c.bias ? host(b, DType::F32, {c.n}) : TensorView{}, c.act, host(want, DType::F32, {c.tokens, c.n}));
+  EXPECT_TRUE(close(d_out.read<float>(), want, gemm_bound(wt)));
+  d_out.expect_guards("out");
+  d_x.expect_guards("x");
+}
+
+OPS_TEST(Linear) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  for (DType wt : weight_dtypes())
+    for (WeightLayout layout : {WeightLayout::KN, WeightLayout::NK})
+      for (bool bias : {true, false})
+        for (Activation act : {Activation::None, Activation::GeluTanh, Activation::GeluErf})
+          run_linear(*dev, {kTokens, kHidden, kVocab, layout, bias, act}, wt);
+}
+
+OPS_TEST(LinearOddShapes) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  for (DType wt : weight_dtypes()) {
+    run_linear(*dev, {1, kHidden, 3 * kHidden, WeightLayout::KN, true, Activation::None}, wt);      // one token
+    run_linear(*dev, {5, 4 * kHidden, kHidden, WeightLayout::KN, true, Activation::GeluTanh}, wt);  // MLP down
+    run_linear(*dev, {3, 13, 7, WeightLayout::NK, true, Activation::GeluErf}, wt);                  // tiny, odd
+  }
+}
+
+// ---- activation --------------------------------------------------------------------------------
+OPS_TEST(Activation) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  for (Activation act : {Activation::None, Activation::GeluTanh, Activation::GeluErf}) {
+    SCOPED_TRACE(activation_name(act));
+    auto x = uniform(5 * kVocab, -6, 6, 10);
+    DevBuf d_x(x, DType::F32, {5, kVocab});
+    activation(dev->s(), d_x.view(), act);
+    dev->s().synchronize();
+    ref::activation(host(x, DType::F32, {5, kVocab}), act);
+    EXPECT_TRUE(close(d_x.read<float>(), x, kActivation));
+    d_x.expect_guards("x");
+  }
+}
+
+// ---- logits ------------------------------------------------------------------------------------
+OPS_TEST(Logits) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  for (DType wt : weight_dtypes()) {
+    for (int tokens : {kTokens, 1}) {
+      SCOPED_TRACE(desc(wt) + ", T=" + std::to_string(tokens));
+      auto x = uniform(static_cast<std::size_t>(tokens) * kHidden, -1, 1, 11);
+      auto wte = uniform(kVocab * kHidden, -0.3f, 0.3f, 12);
+      DevBuf d_x(x, DType::F32, {tokens, kHidden});
+      auto d_wte = weights(wte, wt, {kVocab, kHidden});
+      DevBuf d_out(DType::F32, {tokens, kVocab});
+      logits(dev->s(), d_x.view(), d_wte->view(), d_out.view());
+      dev->s().synchronize();
+      std::vector<float> want(static_cast<std::size_t>(tokens) * kVocab);
+      ref::logits(host(x, DType::F32, {tokens, kHidden}), host(wte, DType::F32, {kVocab, kHidden}),
+                  host(want, DType::F32, {tokens, kVocab}));
+      EXPECT_TRUE(close(d_out.read<float>(), want, gemm_bound(wt)));
+      d_out.expect_guards("out");
+    }
+  }
+}
+
+// ---- attention ---------------------------------------------------------------------------------
+// Prefill of a nested batch; `sharp` scales q so the scores are large and the running maximum of
+// the online softmax changes often.
+void run_prefill(Device& dev, const std::vector<int>& lengths, int hidden, int heads, float sharp) {
+  SCOPED_TRACE("heads=" + std::to_string(heads) + " hidden=" + std::to_string(hidden) +
+               " sharp=" + std::to_string(sharp));
+  auto off = offsets_of(lengths);
+  const int tokens = off.back();
+  const int batch = static_cast<int>(lengths.size());
+  auto qkv = uniform(static_cast<std::size_t>(tokens) * 3 * hidden, -1, 1, 13);
+  for (int t = 0; t < tokens; ++t)
+    for (int i = 0; i < hidden; ++i) qkv[static_cast<std::size_t>(t) * 3 * hidden + i] *= sharp;
+  DevBuf d_qkv(qkv, DType::F32, {tokens, 3 * hidden});
+  DevBuf d_off(off, DType::I32, {batch + 1});
+  DevBuf d_out(DType::F32, {tokens, hidden});
+  attention_prefill(dev.s(), d_qkv.view(), d_off.view(), heads, d_out.view());
+  dev.s().synchronize();
+  std::vector<float> want(static_cast<std::size_t>(tokens) * hidden);
+  ref::attention_prefill(host(qkv, DType::F32, {tokens, 3 * hidden}), host(off, DType::I32, {batch + 1}), heads,
+                         host(want, DType::F32, {tokens, hidden}));
+  EXPECT_TRUE(close(d_out.read<float>(), want, kAttention));
+  EXPECT_TRUE(close(d_qkv.read<float>(), qkv, {0, 0})) << "qkv must not change";
+  d_out.expect_guards("out");
+  d_off.expect_guards("offsets");
+}
+
+OPS_TEST(AttentionPrefill) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  run_prefill(*dev, kLengths, kHidden, kHeads, 1.0f);
+  run_prefill(*dev, kLengths, kHidden, kHeads, 8.0f);
+  run_prefill(*dev, {1}, kHidden, kHeads, 1.0f);       // one token: out = v
+  run_prefill(*dev, {5, 1, 1, 9}, 12, 3, 2.0f);        // head dim 4
+  run_prefill(*dev, {33}, 2 * 64, 2, 1.0f);            // head dim 64, longer sequence
+}
+
+// Caches [S=5, cap=20, H] holding sequences in slots {3, 0, 4, 1} (deliberately not 0..B-1).
+const std::vector<std::int32_t> kSlots{3, 0, 4, 1};
+constexpr int kSlotCount = 5;
+constexpr int kCap = 20;
+
+OPS_TEST(KvAppend) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  auto qkv = uniform(kTokens * 3 * kHidden, -1, 1, 14);
+  std::vector<std::int32_t> seq;
+  std::vector<std::int32_t> pos;
+  for (std::size_t b = 0; b < kLengths.size(); ++b)
+    for (int p = 0; p < kLengths[b]; ++p) {
+      seq.push_back(kSlots[b]);
+      pos.push_back(p + static_cast<int>(b));  // not starting at 0 either
+    }
+  const Shape cs{kSlotCount, kCap, kHidden};
+  auto kc = uniform(kSlotCount * kCap * kHidden, -9, 9, 15);  // existing contents must survive
+  auto vc = uniform(kSlotCount * kCap * kHidden, -9, 9, 16);
+  DevBuf d_qkv(qkv, DType::F32, {kTokens, 3 * kHidden});
+  DevBuf d_seq(seq, DType::I32, {kTokens});
+  DevBuf d_pos(pos, DType::I32, {kTokens});
+  DevBuf d_k(kc, DType::F32, cs);
+  DevBuf d_v(vc, DType::F32, cs);
+  kv_append(dev->s(), d_qkv.view(), d_seq.view(), d_pos.view(), d_k.view(), d_v.view());
+  dev->s().synchronize();
+  ref::kv_append(host(qkv, DType::F32, {kTokens, 3 * kHidden}), host(seq, DType::I32, {kTokens}),
+                 host(pos, DType::I32, {kTokens}), host(kc, DType::F32, cs), host(vc, DType::F32, cs));
+  EXPECT_TRUE(close(d_k.read<float>(), kc, kExact)) << "k_cache";
+  EXPECT_TRUE(close(d_v.read<float>(), vc, kExact)) << "v_cache";
+  d_k.expect_guards("k_cache");
+  d_v.expect_guards("v_cache");
+}
+
+OPS_TEST(AttentionDecode) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  const int batch = static_cast<int>(kLengths.size());
+  const Shape cs{kSlotCount, kCap, kHidden};
+  auto qkv = uniform(static_cast<std::size_t>(batch) * 3 * kHidden, -2, 2, 17);
+  auto kc = uniform(kSlotCount * kCap * kHidden, -1, 1, 18);
+  auto vc = uniform(kSlotCount * kCap * kHidden, -1, 1, 19);
+  std::vector<std::int32_t> len(kLengths.begin(), kLengths.end());
+  len[2] = kCap;  // a full cache
+  std::vector<std::int32_t> seq = kSlots;
+  DevBuf d_qkv(qkv, DType::F32, {batch, 3 * kHidden});
+  DevBuf d_k(kc, DType::F32, cs);
+  DevBuf d_v(vc, DType::F32, cs);
+  DevBuf d_seq(seq, DType::I32, {batch});
+  DevBuf d_len(len, DType::I32, {batch});
+  DevBuf d_out(DType::F32, {batch, kHidden});
+  attention_decode(dev->s(), d_qkv.view(), d_k.view(), d_v.view(), d_seq.view(), d_len.view(), kHeads, d_out.view());
+  dev->s().synchronize();
+  std::vector<float> want(static_cast<std::size_t>(batch) * kHidden);
+  ref::attention_decode(host(qkv, DType::F32, {batch, 3 * kHidden}), host(kc, DType::F32, cs),
+                        host(vc, DType::F32, cs), host(seq, DType::I32, {batch}), host(len, DType::I32, {batch}),
+                        kHeads, host(want, DType::F32, {batch, kHidden}));
+  EXPECT_TRUE(close(d_out.read<float>(), want, kAttention));
+  d_out.expect_guards("out");
+  d_k.expect_guards("k_cache");
+}
+
+// Decoding the last token of a sequence against a cache filled by kv_append must give prefill's
+// last row for that sequence.
+OPS_TEST(DecodeMatchesPrefillLastRow) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  auto off = offsets_of(kLengths);
+  const int batch = static_cast<int>(kLengths.size());
+  auto qkv = uniform(kTokens * 3 * kHidden, -1.5f, 1.5f, 20);
+  std::vector<std::int32_t> seq;
+  std::vector<std::int32_t> pos;
+  for (int b = 0; b < batch; ++b)
+    for (int p = 0; p < kLengths[b]; ++p) {
+      seq.push_back(kSlots[b]);
+      pos.push_back(p);
+    }
+  DevBuf d_qkv(qkv, DType::F32, {kTokens, 3 * kHidden});
+  DevBuf d_off(off, DType::I32, {batch + 1});
+  DevBuf d_prefill(DType::F32, {kTokens, kHidden});
+  DevBuf d_seq(seq, DType::I32, {kTokens});
+  DevBuf d_pos(pos, DType::I32, {kTokens});
+  const Shape cs{kSlotCount, kCap, kHidden};
+  std::vector<float> zeros(kSlotCount * kCap * kHidden, 0.0f);
+  DevBuf d_k(zeros, DType::F32, cs);
+  DevBuf d_v(zeros, DType::F32, cs);
+  attention_prefill(dev->s(), d_qkv.view(), d_off.view(), kHeads, d_prefill.view());
+  kv_append(dev->s(), d_qkv.view(), d_seq.view(), d_pos.view(), d_k.view(), d_v.view());
+
+  // The decode batch: each sequence's last qkv row, attending to its whole cached length.
+  std::vector<float> last_qkv;
+  std::vector<std::int32_t> len(kLengths.begin(), kLengths.end());
+  for (int b = 0; b < batch; ++b) {
+    const auto row = qkv.begin() + static_cast<std::ptrdiff_t>(off[b + 1] - 1) * 3 * kHidden;
+    last_qkv.insert(last_qkv.end(), row, row + 3 * kHidden);
+  }
+  std::vector<std::int32_t> slots = kSlots;
+  DevBuf d_last(last_qkv, DType::F32, {batch, 3 * kHidden});
+  DevBuf d_slots(slots, DType::I32, {batch});
+  DevBuf d_len(len, DType::I32, {batch});
+  DevBuf d_decode(DType::F32, {batch, kHidden});
+  attention_decode(dev->s(), d_last.view(), d_k.view(), d_v.view(), d_slots.view(), d_len.view(), kHeads,
+                   d_decode.view());
+  dev->s().synchronize();
+
+  const auto prefill = d_prefill.read<float>();
+  std::vector<float> want;
+  for (int b = 0; b < batch; ++b) {
+    const auto row = prefill.begin() + static_cast<std::ptrdiff_t>(off[b + 1] - 1) * kHidden;
+    want.insert(want.end(), row, row + kHidden);
+  }
+  EXPECT_TRUE(close(d_decode.read<float>(), want, kSameDevice));
+  d_decode.expect_guards("decode out");
+  d_prefill.expect_guards("prefill out");
+}
+
+// ---- sampling ----------------------------------------------------------------------------------
+constexpr int kRows = 8;
+
+// Logits [kRows, kVocab] with ties: row 0 has its maximum at 17 and 60, row 1 at 0, row 2 at V-1,
+// row 3 is constant.
+std::vector<float> sampling_logits() {
+  auto z = uniform(kRows * kVocab, -3, 3, 21);
+  auto row = [&](int b) { return z.begin() + static_cast<std::ptrdiff_t>(b) * kVocab; };
+  row(0)[17] = 5.0f;
+  row(0)[60] = 5.0f;
+  row(1)[0] = 4.0f;
+  row(2)[kVocab - 1] = 4.0f;
+  std::fill(row(3), row(3) + kVocab, 0.25f);
+  return z;
+}
+
+std::vector<std::int32_t> run_sample(Device& dev, std::vector<float> z, const SamplingParams& p,
+                                     std::vector<std::int32_t> seq, std::vector<std::int32_t> step) {
+  const int rows = static_cast<int>(seq.size());
+  const int vocab = static_cast<int>(z.size()) / rows;
+  DevBuf d_z(z, DType::F32, {rows, vocab});
+  DevBuf d_seq(seq, DType::I32, {rows});
+  DevBuf d_step(step, DType::I32, {rows});
+  DevBuf d_ids(DType::I32, {rows});
+  sample(dev.s(), d_z.view(), p, d_seq.view(), d_step.view(), d_ids.view());
+  dev.s().synchronize();
+  d_ids.expect_guards("out_ids");
+  return d_ids.read<std::int32_t>();
+}
+
+std::vector<std::int32_t> ref_sample(std::vector<float> z, const SamplingParams& p, std::vector<std::int32_t> seq,
+                                     std::vector<std::int32_t> step) {
+  const auto rows = static_cast<std::int64_t>(seq.size());
+  const auto vocab = static_cast<std::int64_t>(z.size()) / rows;
+  std::vector<std::int32_t> ids(seq.size(), -1);
+  ref::sample(host(z, DType::F32, {rows, vocab}), p, host(seq, DType::I32, {rows}), host(step, DType::I32, {rows}),
+              host(ids, DType::I32, {rows}));
+  return ids;
+}
+
+const std::vector<std::int32_t> kSeq{0, 1, 2, 3, 7, 7, 42, 5};
+const std::vector<std::int32_t> kStep{0, 3, 9, 1, 0, 1, 100, 2};
+
+OPS_TEST(SampleGreedy) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  const auto z = sampling_logits();
+  SamplingParams p;  // greedy
+  const auto got = run_sample(*dev, z, p, kSeq, kStep);
+  EXPECT_EQ(got, ref_sample(z, p, kSeq, kStep));
+  EXPECT_EQ(got[0], 17) << "ties go to the lowest index";
+  EXPECT_EQ(got[1], 0);
+  EXPECT_EQ(got[2], kVocab - 1);
+  EXPECT_EQ(got[3], 0) << "a constant row picks index 0";
+}
+
+OPS_TEST(SampleSeededMatchesReference) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  const auto z = sampling_logits();
+  struct Case {
+    float temperature;
+    int top_k;
+    float top_p;
+  };
+  const Case cases[] = {{1.0f, 0, 1.0f}, {0.7f, 0, 1.0f}, {1.5f, 5, 1.0f}, {1.0f, 0, 0.9f},
+                        {1.3f, 10, 0.5f}, {2.0f, 200, 0.95f}, {0.5f, kVocab, 1.0f}};
+  for (const Case& c : cases) {
+    for (std::uint64_t seed : {0ull, 1ull, 12345ull, 0xDEADBEEFCAFEull}) {
+      SamplingParams p;
+      p.greedy = false;
+      p.temperature = c.temperature;
+      p.top_k = c.top_k;
+      p.top_p = c.top_p;
+      p.seed = seed;
+      SCOPED_TRACE("T=" + std::to_string(c.temperature) + " top_k=" + std::to_string(c.top_k) +
+                   " top_p=" + std::to_string(c.top_p) + " seed=" + std::to_string(seed));
+      const auto got = run_sample(*dev, z, p, kSeq, kStep);
+      EXPECT_EQ(got, ref_sample(z, p, kSeq, kStep));
+      for (std::int32_t id : got) EXPECT_TRUE(id >= 0 && id < kVocab) << id;
+    }
+  }
+}
+
+OPS_TEST(SampleTopK1AndTinyTopPAreGreedy) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  const auto z = sampling_logits();
+  SamplingParams greedy;
+  const auto want = run_sample(*dev, z, greedy, kSeq, kStep);
+  for (std::uint64_t seed : {3ull, 99ull}) {
+    SamplingParams k1;
+    k1.greedy = false;
+    k1.temperature = 1.7f;
+    k1.top_k = 1;
+    k1.seed = seed;
+    EXPECT_EQ(run_sample(*dev, z, k1, kSeq, kStep), want) << "top_k = 1, seed " << seed;
+    SamplingParams tiny_p;
+    tiny_p.greedy = false;
+    tiny_p.temperature = 1.7f;
+    tiny_p.top_p = 1e-6f;
+    tiny_p.seed = seed;
+    EXPECT_EQ(run_sample(*dev, z, tiny_p, kSeq, kStep), want) << "top_p = 1e-6, seed " << seed;
+  }
+}
+
+// The draw for a row depends only on (seed, seq, step): sampling a row alone gives what it gave in
+// the batch.
+OPS_TEST(SampleIndependentOfBatch) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  const auto z = sampling_logits();
+  SamplingParams p;
+  p.greedy = false;
+  p.temperature = 1.2f;
+  p.top_p = 0.97f;
+  p.seed = 2024;
+  const auto batch = run_sample(*dev, z, p, kSeq, kStep);
+  for (int b = kRows - 1; b >= 0; --b) {
+    std::vector<float> row(z.begin() + static_cast<std::ptrdiff_t>(b) * kVocab,
+                           z.begin() + static_cast<std::ptrdiff_t>(b + 1) * kVocab);
+    EXPECT_EQ(run_sample(*dev, row, p, {kSeq[b]}, {kStep[b]}), std::vector<std::int32_t>{batch[b]}) << "row " << b;
+  }
+}
+
+// Over many (seq) counters with one fixed seed, the empirical distribution with temperature follows
+// softmax(z / T); with top_k it follows the renormalised softmax of the top k and never leaves them.
+// 4000 draws: the standard deviation of a frequency is at most 0.008; the bound 0.03 is ~4 sigma,
+// and the seeds are fixed, so the test is deterministic.
+OPS_TEST(SampleDistributionFollowsSoftmax) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  const std::vector<float> logits{1.0f, 0.5f, 0.0f, -0.5f, 2.0f, 0.2f};
+  const int vocab = static_cast<int>(logits.size());
+  constexpr int kDraws = 4000;
+  std::vector<float> z;
+  std::vector<std::int32_t> seq(kDraws);
+  std::vector<std::int32_t> step(kDraws, 5);
+  for (int i = 0; i < kDraws; ++i) {
+    z.insert(z.end(), logits.begin(), logits.end());
+    seq[i] = i;
+  }
+  for (int top_k : {0, 3}) {
+    SamplingParams p;
+    p.greedy = false;
+    p.temperature = 0.7f;
+    p.top_k = top_k;
+    p.seed = 77;
+    const auto ids = run_sample(*dev, z, p, seq, step);
+    std::vector<double> want(vocab, 0.0);
+    std::vector<int> order(vocab);
+    for (int i = 0; i < vocab; ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return logits[a] > logits[b]; });
+    const int kept = top_k > 0 ? top_k : vocab;
+    double total = 0.0;
+    for (int r = 0; r < kept; ++r) total += want[order[r]] = std::exp(logits[order[r]] / 0.7);
+    for (double& w : want) w /= total;
+    std::vector<int> count(vocab, 0);
+    for (std::int32_t id : ids) {
+      ASSERT_TRUE(id >= 0 && id < vocab) << id;
+      ++count[id];
+    }
+    for (int i = 0; i < vocab; ++i) {
+      const double freq = static_cast<double>(count[i]) / kDraws;
+      if (want[i] == 0.0)
+        EXPECT_EQ(count[i], 0) << "token " << i << " is outside top_k " << top_k;
+      else
+        EXPECT_NEAR(freq, want[i], 0.03) << "token " << i << ", top_k " << top_k;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ferry::ops::testing
