@@ -24,7 +24,16 @@ CpuStream::~CpuStream() {
 void CpuStream::enqueue(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lk(mu_);
-    queue_.push_back(std::move(task));
+    queue_.push_back(Task{std::move(task), false});
+    ++pending_;
+  }
+  cv_.notify_all();
+}
+
+void CpuStream::enqueue_always(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    queue_.push_back(Task{std::move(task), true});
     ++pending_;
   }
   cv_.notify_all();
@@ -32,7 +41,7 @@ void CpuStream::enqueue(std::function<void()> task) {
 
 void CpuStream::loop() {
   for (;;) {
-    std::function<void()> task;
+    Task task;
     {
       std::unique_lock<std::mutex> lk(mu_);
       cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
@@ -43,11 +52,11 @@ void CpuStream::loop() {
     bool skip;
     {
       std::lock_guard<std::mutex> lk(mu_);
-      skip = static_cast<bool>(error_);
+      skip = static_cast<bool>(error_) && !task.always;
     }
     if (!skip) {
       try {
-        task();
+        task.fn();
       } catch (...) {
         std::lock_guard<std::mutex> lk(mu_);
         if (!error_) error_ = std::current_exception();
@@ -82,7 +91,7 @@ void CpuEvent::record(Stream& s) {
   auto st = std::make_shared<State>();
   st->done = false;
   state_ = st;
-  cpu_stream(s, "Event::record").enqueue([st] {
+  cpu_stream(s, "Event::record").enqueue_always([st] {
     {
       std::lock_guard<std::mutex> lk(st->mu);
       st->when = std::chrono::steady_clock::now();

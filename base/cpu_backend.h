@@ -28,13 +28,20 @@ class CpuStream final : public Stream {
   // Appends a task. Tasks run in order on this stream's thread. A task that throws poisons the
   // stream: later tasks are skipped and synchronize() rethrows the first error.
   void enqueue(std::function<void()> task);
+  // Appends a task that runs even on a poisoned stream (event records: a stream waiting on this
+  // one must not wait forever because an earlier task failed). It must not throw.
+  void enqueue_always(std::function<void()> task);
 
  private:
   void loop();
   int id_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
+  struct Task {
+    std::function<void()> fn;
+    bool always = false;
+  };
+  std::deque<Task> queue_;
   std::size_t pending_ = 0;  // queued + running
   bool stop_ = false;
   std::exception_ptr error_;

@@ -105,28 +105,40 @@ std::uint16_t float_to_bf16(float f) {
   return static_cast<std::uint16_t>((u + rounding) >> 16);
 }
 
+namespace {
+template <class Load, class Store>
+void convert_loop(std::size_t n, Load load, Store store) {
+  for (std::size_t i = 0; i < n; ++i) store(i, load(i));
+}
+}  // namespace
+
 void convert(const void* src, DType from, void* dst, DType to, std::size_t n) {
+  if (n == 0) return;
   if (from == to) {
     std::memcpy(dst, src, n * dtype_size(from));
     return;
   }
   FERRY_CHECK(from != DType::I32 && to != DType::I32, "convert: integer tensors cannot be converted");
-  auto load = [&](std::size_t i) -> float {
-    switch (from) {
-      case DType::F32: return static_cast<const float*>(src)[i];
-      case DType::F16: return half_to_float(static_cast<const std::uint16_t*>(src)[i]);
-      case DType::BF16: return bf16_to_float(static_cast<const std::uint16_t*>(src)[i]);
-      default: return 0.f;
-    }
-  };
-  for (std::size_t i = 0; i < n; ++i) {
-    const float v = load(i);
+  const auto* f32 = static_cast<const float*>(src);
+  const auto* u16 = static_cast<const std::uint16_t*>(src);
+  auto store = [&](auto load) {
     switch (to) {
-      case DType::F32: static_cast<float*>(dst)[i] = v; break;
-      case DType::F16: static_cast<std::uint16_t*>(dst)[i] = float_to_half(v); break;
-      case DType::BF16: static_cast<std::uint16_t*>(dst)[i] = float_to_bf16(v); break;
+      case DType::F32: convert_loop(n, load, [&](std::size_t i, float v) { static_cast<float*>(dst)[i] = v; }); break;
+      case DType::F16:
+        convert_loop(n, load, [&](std::size_t i, float v) { static_cast<std::uint16_t*>(dst)[i] = float_to_half(v); });
+        break;
+      case DType::BF16:
+        convert_loop(n, load, [&](std::size_t i, float v) { static_cast<std::uint16_t*>(dst)[i] = float_to_bf16(v); });
+        break;
       default: break;
     }
+  };
+  // One loop per (from, to) pair, so the element conversions inline.
+  switch (from) {
+    case DType::F32: store([&](std::size_t i) { return f32[i]; }); break;
+    case DType::F16: store([&](std::size_t i) { return half_to_float(u16[i]); }); break;
+    case DType::BF16: store([&](std::size_t i) { return bf16_to_float(u16[i]); }); break;
+    default: break;
   }
 }
 

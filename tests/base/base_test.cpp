@@ -112,6 +112,20 @@ TEST(CpuEvent, StreamWaitsOnAnotherStreamsEventWithoutBlockingTheHost) {
   EXPECT_GE(later->elapsed_ms_since(*origin), 4.0);
 }
 
+TEST(CpuEvent, AFailedStreamStillReleasesStreamsWaitingOnIt) {
+  auto be = make_backend(DeviceKind::CPU);
+  auto a = be->create_stream(1), b = be->create_stream(0);
+  auto ev = be->create_event(false);
+  cpu_stream(*a, "t").enqueue([] { throw InternalError("failed task"); });
+  ev->record(*a);
+  ev->wait_on(*b);
+  bool b_ran = false;
+  cpu_stream(*b, "t").enqueue([&] { b_ran = true; });
+  b->synchronize();  // must not hang
+  EXPECT_TRUE(b_ran);
+  EXPECT_THROW(a->synchronize(), InternalError);
+}
+
 TEST(Backend, CudaIsReportedHonestly) {
   if (!cuda_compiled()) {
     EXPECT_THROW(make_backend(DeviceKind::CUDA), BadInput);

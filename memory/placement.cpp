@@ -1,0 +1,22 @@
+// make_placement: checks the config and dispatches on the backend.
+#include "memory/placement.h"
+
+#include <string>
+
+#include "base/error.h"
+#include "memory/placement_cpu.h"
+
+namespace ferry {
+
+std::unique_ptr<Placement> make_placement(Backend& backend, const PlacementConfig& cfg) {
+  FERRY_CHECK(cfg.policy != Policy::Auto, "make_placement: policy must be resolved by the planner");
+  FERRY_CHECK(cfg.keep.size() == cfg.pack_bytes.size(),
+              "make_placement: " + std::to_string(cfg.keep.size()) + " keep flags for " +
+                  std::to_string(cfg.pack_bytes.size()) + " packs");
+  FERRY_CHECK(cfg.slots >= 0, "make_placement: negative slot count");
+  if (backend.kind() == DeviceKind::CPU) return make_cpu_placement(backend, cfg);
+  // Extension point: the CUDA placements (memory/placement_cuda.cu) dispatch here once built.
+  throw InternalError("CUDA placement not built");
+}
+
+}  // namespace ferry

@@ -1,0 +1,31 @@
+// Names of the placement policies.
+#include "memory/policy.h"
+
+#include "base/error.h"
+
+namespace ferry {
+
+namespace {
+constexpr Policy kAll[] = {Policy::Resident, Policy::UM, Policy::UMPrefetch, Policy::Stream, Policy::Auto};
+}
+
+const char* policy_name(Policy p) {
+  switch (p) {
+    case Policy::Resident: return "resident";
+    case Policy::UM: return "um";
+    case Policy::UMPrefetch: return "um-prefetch";
+    case Policy::Stream: return "stream";
+    case Policy::Auto: return "auto";
+  }
+  return "?";
+}
+
+Policy parse_policy(const std::string& s, const std::string& what) {
+  for (Policy p : kAll)
+    if (s == policy_name(p)) return p;
+  std::string valid;
+  for (Policy p : kAll) valid += std::string(valid.empty() ? "" : ", ") + policy_name(p);
+  throw BadInput(what + ": unknown policy '" + s + "' (valid: " + valid + ")");
+}
+
+}  // namespace ferry
