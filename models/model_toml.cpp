@@ -1,0 +1,195 @@
+// Parsing of model descriptions in TOML (schema: docs/model-format.md) with TOML++.
+#include <toml++/toml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "base/error.h"
+#include "models/model_spec.h"
+
+namespace ferry {
+
+namespace {
+
+std::string at(const std::string& origin, const toml::source_region& r) {
+  if (r.begin.line == 0) return origin;
+  return origin + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column);
+}
+
+// Typed access to the keys of one table; remembers which keys were read so the rest can be
+// reported as unknown.
+class Table {
+ public:
+  Table(const toml::table& t, std::string prefix, const std::string& origin)
+      : t_(t), prefix_(std::move(prefix)), origin_(origin) {}
+
+  const toml::node* find(const char* key) {
+    known_.emplace_back(key);
+    return t_.get(key);
+  }
+  [[noreturn]] void type_error(const toml::node& n, const char* key, const char* expected) const {
+    throw BadInput(at(origin_, n.source()) + ": " + prefix_ + key + ": expected " + expected);
+  }
+  [[noreturn]] void missing(const char* key) const {
+    throw BadInput(origin_ + ": missing required key " + prefix_ + key);
+  }
+
+  bool get_int(const char* key, int& out, bool required) {
+    const toml::node* n = find(key);
+    if (!n) {
+      if (required) missing(key);
+      return false;
+    }
+    if (!n->is_integer()) type_error(*n, key, "an integer");
+    const std::int64_t v = n->as_integer()->get();
+    if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max())
+      throw BadInput(at(origin_, n->source()) + ": " + prefix_ + key + ": value " + std::to_string(v) +
+                     " out of range");
+    out = static_cast<int>(v);
+    return true;
+  }
+  bool get_u64(const char* key, std::uint64_t& out) {
+    const toml::node* n = find(key);
+    if (!n) return false;
+    if (!n->is_integer()) type_error(*n, key, "an integer");
+    const std::int64_t v = n->as_integer()->get();
+    if (v < 0)
+      throw BadInput(at(origin_, n->source()) + ": " + prefix_ + key + ": must be >= 0 (got " +
+                     std::to_string(v) + ")");
+    out = static_cast<std::uint64_t>(v);
+    return true;
+  }
+  bool get_float(const char* key, float& out) {
+    const toml::node* n = find(key);
+    if (!n) return false;
+    if (n->is_floating_point()) out = static_cast<float>(n->as_floating_point()->get());
+    else if (n->is_integer()) out = static_cast<float>(n->as_integer()->get());
+    else type_error(*n, key, "a number");
+    return true;
+  }
+  bool get_bool(const char* key, bool& out) {
+    const toml::node* n = find(key);
+    if (!n) return false;
+    if (!n->is_boolean()) type_error(*n, key, "true or false");
+    out = n->as_boolean()->get();
+    return true;
+  }
+  bool get_string(const char* key, std::string& out, const toml::node** node = nullptr) {
+    const toml::node* n = find(key);
+    if (!n) return false;
+    if (!n->is_string()) type_error(*n, key, "a string");
+    out = n->as_string()->get();
+    if (node) *node = n;
+    return true;
+  }
+  void reject_unknown() const {
+    for (auto&& [k, v] : t_) {
+      bool ok = false;
+      for (const std::string& name : known_) ok = ok || name == k.str();
+      if (!ok)
+        throw BadInput(at(origin_, k.source()) + ": unknown key '" + prefix_ + std::string(k.str()) + "'");
+    }
+  }
+
+ private:
+  const toml::table& t_;
+  std::string prefix_;
+  const std::string& origin_;
+  std::vector<std::string> known_;
+};
+
+const toml::table* subtable(const toml::table& root, const char* key, const std::string& origin) {
+  const toml::node* n = root.get(key);
+  if (!n) return nullptr;
+  if (!n->is_table()) throw BadInput(at(origin, n->source()) + ": " + key + ": expected a table [" + key + "]");
+  return n->as_table();
+}
+
+}  // namespace
+
+ModelSpec parse_model_toml_string(const std::string& text, const std::string& origin, const std::string& base_dir) {
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    throw BadInput(at(origin, e.source()) + ": invalid TOML: " + std::string(e.description()));
+  }
+  for (auto&& [k, v] : root)
+    if (k.str() != "model" && k.str() != "weights")
+      throw BadInput(at(origin, k.source()) + ": unknown key '" + std::string(k.str()) + "'");
+
+  ModelSpec s;
+  s.source = origin;
+  const toml::table* model = subtable(root, "model", origin);
+  if (!model) throw BadInput(origin + ": missing required table [model]");
+  Table m(*model, "model.", origin);
+  if (!m.get_string("name", s.name)) s.name = std::filesystem::path(origin).stem().string();
+  m.get_string("family", s.family);
+  m.get_int("vocab_size", s.vocab_size, true);
+  m.get_int("context_length", s.context_length, true);
+  m.get_int("hidden_size", s.hidden_size, true);
+  m.get_int("num_layers", s.num_layers, true);
+  m.get_int("num_heads", s.num_heads, true);
+  if (!m.get_int("ffn_size", s.ffn_size, false)) {
+    if (s.hidden_size > std::numeric_limits<int>::max() / 4)
+      throw BadInput(origin + ": model.hidden_size: value " + std::to_string(s.hidden_size) + " out of range");
+    s.ffn_size = 4 * s.hidden_size;
+  }
+  m.get_string("norm", s.norm);
+  m.get_float("norm_epsilon", s.norm_epsilon);
+  std::string act;
+  const toml::node* node = nullptr;
+  if (m.get_string("activation", act, &node)) {
+    if (act == "gelu_tanh") s.activation = ops::Activation::GeluTanh;
+    else if (act == "gelu") s.activation = ops::Activation::GeluErf;
+    else
+      throw BadInput(at(origin, node->source()) + ": model.activation: unknown activation '" + act +
+                     "' (expected gelu_tanh or gelu)");
+  }
+  m.get_bool("tied_embeddings", s.tied_embeddings);
+  std::string dt;
+  if (m.get_string("dtype", dt, &node)) s.dtype = parse_dtype(dt, at(origin, node->source()) + ": model.dtype");
+  m.reject_unknown();
+
+  if (const toml::table* weights = subtable(root, "weights", origin)) {
+    Table w(*weights, "weights.", origin);
+    bool random = false;
+    const bool has_random = w.get_bool("random", random);
+    std::string path;
+    const bool has_path = w.get_string("path", path);
+    std::uint64_t seed = 0;
+    const bool has_seed = w.get_u64("seed", seed);
+    w.reject_unknown();
+    if (has_path && random) throw BadInput(origin + ": weights.path, weights.random: give either path or random = true, not both");
+    if (has_path) {
+      if (path.empty()) throw BadInput(origin + ": weights.path: must not be empty");
+      std::filesystem::path p(path);
+      if (p.is_relative() && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;
+      s.weights.random = false;
+      s.weights.path = p.lexically_normal().string();
+      if (has_seed) throw BadInput(origin + ": weights.seed: only meaningful with random = true");
+    } else {
+      if (has_random && !random) throw BadInput(origin + ": weights.random: random = false needs weights.path = \"...\"");
+      s.weights.random = true;
+      s.weights.seed = seed;
+    }
+  }
+  validate(s, origin);
+  return s;
+}
+
+ModelSpec parse_model_toml_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw BadInput(path + ": cannot open model file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw BadInput(path + ": cannot read model file");
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  ModelSpec s = parse_model_toml_string(text.str(), path, dir.empty() ? std::string(1, '.') : dir.string());
+  s.source = "file " + path;
+  return s;
+}
+
+}  // namespace ferry
