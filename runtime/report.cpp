@@ -86,12 +86,21 @@ nlohmann::json result_json(const Engine& engine, const GenerateRequest& req, con
   return j;
 }
 
+namespace {
+std::string join_ids(const std::vector<std::int32_t>& ids) {
+  std::string s;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i) s.push_back(' ');
+    s.append(std::to_string(ids[i]));
+  }
+  return s;
+}
+}  // namespace
+
 void print_result_text(const Engine& engine, const GenerateResult& res, std::FILE* out) {
   for (std::size_t i = 0; i < res.sequences.size(); ++i) {
     const SequenceResult& r = res.sequences[i];
-    std::string p, g;
-    for (auto id : r.prompt_ids) p += (p.empty() ? "" : " ") + std::to_string(id);
-    for (auto id : r.generated_ids) g += (g.empty() ? "" : " ") + std::to_string(id);
+    const std::string p = join_ids(r.prompt_ids), g = join_ids(r.generated_ids);
     std::fprintf(out, "sequence %zu: prompt [%s] -> generated [%s]\n", i, p.c_str(), g.c_str());
   }
   const RunStats& st = res.stats;

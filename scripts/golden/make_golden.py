@@ -4,7 +4,7 @@
 Run with the system python (it needs torch and numpy):
     /usr/bin/python3 scripts/golden/make_golden.py [--out tests/data/golden]
 
-The model here is written from the architecture description of GPT-2 (Radford et al. 2019,
+The model (scripts/torch_gpt2.py, shared with the benchmarks) is written from the architecture description of GPT-2 (Radford et al. 2019,
 "Language Models are Unsupervised Multitask Learners", section 2.3, and the layout of Hugging Face's
 GPT2LMHeadModel checkpoints), not from ferry's code:
   h = wte[ids] + wpe[pos]
@@ -26,8 +26,13 @@ import math
 import os
 import struct
 
+import sys
+
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from torch_gpt2 import GPT2  # noqa: E402  (the PyTorch GPT-2 shared with the benchmarks)
 
 VERSION = "golden-v1"
 CONFIG = dict(vocab=101, ctx=64, hidden=96, heads=3, layers=3, eps=1e-5)
@@ -70,43 +75,29 @@ def make_weights(seed):
     return w
 
 
-def layer_norm(x, weight, bias, eps):
-    mean = x.mean(dim=-1, keepdim=True)
-    var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)  # biased, as in GPT-2
-    return (x - mean) / torch.sqrt(var + eps) * weight + bias
-
-
-def gelu_new(x):
-    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+def hf_config():
+    return {
+        "model_type": "gpt2",
+        "architectures": ["GPT2LMHeadModel"],
+        "vocab_size": CONFIG["vocab"],
+        "n_positions": CONFIG["ctx"],
+        "n_ctx": CONFIG["ctx"],
+        "n_embd": CONFIG["hidden"],
+        "n_layer": CONFIG["layers"],
+        "n_head": CONFIG["heads"],
+        "n_inner": None,
+        "activation_function": "gelu_new",
+        "layer_norm_epsilon": CONFIG["eps"],
+        "tie_word_embeddings": True,
+        "torch_dtype": "float32",
+    }
 
 
 def forward(w, ids):
     """Logits [len(ids), vocab] (float64) of one sequence, full recomputation."""
-    H, nh, eps = CONFIG["hidden"], CONFIG["heads"], CONFIG["eps"]
-    D = H // nh
-    W = {k: v.double() for k, v in w.items()}
-    T = len(ids)
-    idx = torch.tensor(ids, dtype=torch.long)
-    h = W["wte.weight"][idx] + W["wpe.weight"][torch.arange(T)]  # [T, H]
-    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
-    for b in range(CONFIG["layers"]):
-        p = f"h.{b}."
-        a = layer_norm(h, W[p + "ln_1.weight"], W[p + "ln_1.bias"], eps)
-        qkv = a @ W[p + "attn.c_attn.weight"] + W[p + "attn.c_attn.bias"]  # [T, 3H]
-        q, k, v = qkv[:, :H], qkv[:, H:2 * H], qkv[:, 2 * H:]
-        heads = []
-        for hd in range(nh):
-            cols = slice(hd * D, (hd + 1) * D)
-            s = (q[:, cols] @ k[:, cols].T) / math.sqrt(D)  # [T, T]
-            s = s.masked_fill(~mask, float("-inf"))
-            heads.append(torch.softmax(s, dim=-1) @ v[:, cols])  # [T, D]
-        attn = torch.cat(heads, dim=1)  # [T, H]
-        h = h + attn @ W[p + "attn.c_proj.weight"] + W[p + "attn.c_proj.bias"]
-        m = layer_norm(h, W[p + "ln_2.weight"], W[p + "ln_2.bias"], eps)
-        f = gelu_new(m @ W[p + "mlp.c_fc.weight"] + W[p + "mlp.c_fc.bias"])  # [T, 4H]
-        h = h + f @ W[p + "mlp.c_proj.weight"] + W[p + "mlp.c_proj.bias"]
-    x = layer_norm(h, W["ln_f.weight"], W["ln_f.bias"], eps)
-    return x @ W["wte.weight"].T  # [T, V]
+    model = GPT2(hf_config(), w, dtype=torch.float64)
+    logits, _ = model.forward(torch.tensor(ids, dtype=torch.long))
+    return logits
 
 
 def greedy(w, prompt, n):
@@ -174,21 +165,7 @@ def main():
     tensors.append(("h.0.attn.masked_bias", "F32", (), np.array(-1e4, dtype="<f4").tobytes()))
     write_safetensors(os.path.join(out, "model.safetensors"), tensors)
 
-    config = {
-        "model_type": "gpt2",
-        "architectures": ["GPT2LMHeadModel"],
-        "vocab_size": CONFIG["vocab"],
-        "n_positions": CONFIG["ctx"],
-        "n_ctx": CONFIG["ctx"],
-        "n_embd": CONFIG["hidden"],
-        "n_layer": CONFIG["layers"],
-        "n_head": CONFIG["heads"],
-        "n_inner": None,
-        "activation_function": "gelu_new",
-        "layer_norm_epsilon": CONFIG["eps"],
-        "tie_word_embeddings": True,
-        "torch_dtype": "float32",
-    }
+    config = hf_config()
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
         f.write("\n")

@@ -47,11 +47,10 @@ TEST_F(Cli, JsonLogitsAndGreedyContract) {
                         "budget_bytes", "peak_resident_bytes"})
     EXPECT_TRUE(j["stats"].contains(k)) << k;
   EXPECT_EQ(j["stats"]["prompt_tokens"], 12);
-  std::int64_t rows = 0, cols = 0;
-  const std::vector<float> logits = ferry::read_npy_f32((dir / "l.npy").string(), rows, cols);
-  EXPECT_EQ(rows, 12);
-  EXPECT_EQ(cols, 101);
-  EXPECT_EQ(logits.size(), 12u * 101u);
+  const ferry::NpyF32 logits = ferry::read_npy_f32((dir / "l.npy").string());
+  EXPECT_EQ(logits.rows, 12);
+  EXPECT_EQ(logits.cols, 101);
+  EXPECT_EQ(logits.data.size(), 12u * 101u);
 }
 
 TEST_F(Cli, PromptOnlyWithZeroTokens) {

@@ -26,7 +26,10 @@ struct Golden {
 Golden load_golden() {
   Golden g;
   g.prompts = ferry::read_prompt_ids_file(kDir + "/prompts.txt");
-  g.logits = ferry::read_npy_f32(kDir + "/logits.npy", g.rows, g.cols);
+  ferry::NpyF32 npy = ferry::read_npy_f32(kDir + "/logits.npy");
+  g.logits = std::move(npy.data);
+  g.rows = npy.rows;
+  g.cols = npy.cols;
   g.greedy = nlohmann::json::parse(ferry::test::read_text(kDir + "/greedy.json"));
   return g;
 }

@@ -3,6 +3,7 @@
 // compute of a layer starts after the prefetch that made it resident finished (on the timeline).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <map>
