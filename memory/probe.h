@@ -1,0 +1,52 @@
+// Bandwidth probe (`ferry probe`): measures, on the machine it runs on, the speeds that bound
+// out-of-core inference, and stores them as JSON for the planner and for the bound every run is
+// reported against (DESIGN.md, "The limit we measure against").
+//
+// CUDA: pinned host->device and device->host copy, managed prefetch (cudaMemPrefetchAsync) to the
+//       device, on-demand fault migration (a kernel touching non-resident managed pages), device
+//       memory bandwidth (a copy kernel: bytes read + written per second).
+// CPU:  RAM->RAM memcpy between buffers (the `stream` tier's copy), page-cache -> process
+//       bandwidth of an mmap'ed file touched page by page (`um`), madvise(WILLNEED)+touch (`um-prefetch`),
+//       and the RAM bandwidth a streaming read achieves (the resident bound).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "base/backend.h"
+#include "memory/policy.h"
+
+namespace ferry {
+
+struct ProbeOptions {
+  std::uint64_t bytes = std::uint64_t{256} << 20;  // transfer size per measurement
+  int repeats = 5;                                  // the median of this many is reported
+  std::string scratch_dir = "/tmp";                 // CPU: where the mmap probe file goes
+};
+
+// All bandwidths in bytes per second; 0 when not measured on this backend.
+struct ProbeResult {
+  std::string device;        // "cpu" or "cuda"
+  std::string device_name;   // Backend::name()
+  std::string commit;        // filled by the caller
+  std::string when;          // ISO 8601 UTC
+  std::uint64_t bytes = 0;   // transfer size used
+  double h2d_bps = 0;              // CUDA: pinned host -> device copy; CPU: RAM -> RAM memcpy
+  double d2h_bps = 0;              // CUDA: device -> pinned host copy; CPU: same as h2d
+  double managed_prefetch_bps = 0; // CUDA: cudaMemPrefetchAsync to the device; CPU: WILLNEED + touch
+  double fault_bps = 0;            // CUDA: fault-driven migration; CPU: mmap page-fault reads
+  double device_bps = 0;           // CUDA: device copy kernel (read + write); CPU: RAM streaming read
+};
+
+// Runs every measurement for the backend. Throws ResourceExhausted when the buffers do not fit.
+ProbeResult run_probe(Backend& backend, const ProbeOptions& opt);
+
+// The link bandwidth a policy is bound by (bytes/s): stream -> h2d, um-prefetch -> managed
+// prefetch, um -> fault; resident/auto -> h2d (only streamed bytes count, and there are none).
+double link_bandwidth(const ProbeResult& p, Policy policy);
+
+std::string probe_to_json(const ProbeResult& p);                        // pretty JSON text
+ProbeResult probe_from_json(const std::string& text, const std::string& origin);  // BadInput if malformed
+void save_probe(const ProbeResult& p, const std::string& path);          // BadInput if unwritable
+ProbeResult load_probe(const std::string& path);                         // BadInput if missing/malformed
+
+}  // namespace ferry

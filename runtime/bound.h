@@ -1,0 +1,32 @@
+// The bound every run is reported against (DESIGN.md): one step costs at least
+//   max(compute_time, streamed_bytes / link_bandwidth, weight_bytes_read / memory_bandwidth)
+// where compute_time (measured on the compute stream) only counts when weights were streamed in
+// the step: it is then the question "did the copies hide behind the compute?". In a fully
+// resident step the bound is the memory term alone, so a slow kernel cannot hide behind itself.
+// A step's achieved fraction is bound / measured time (1.0 = at the limit).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "memory/probe.h"
+
+namespace ferry {
+
+struct StepBound {
+  int step = 0;                      // 0 = prefill, 1.. decode
+  double measured_s = 0;             // wall time of the step (host, after synchronisation)
+  double compute_s = 0;              // time the compute stream spent computing (timeline)
+  std::uint64_t streamed_bytes = 0;  // weight bytes moved host -> device during the step
+  std::uint64_t resident_bytes = 0;  // weight bytes read from device memory during the step
+  double link_bps = 0;               // probed, for the plan's policy
+  double memory_bps = 0;             // probed device memory bandwidth
+  double bound_s = 0;                // max(compute_s if streamed, streamed/link, read/memory)
+  double fraction = 0;               // bound_s / measured_s
+  std::string limited_by;            // "compute", "link" or "memory": which term is the bound
+};
+
+// Fills bound_s, fraction and limited_by from the other fields.
+void finish_bound(StepBound& b);
+
+}  // namespace ferry
