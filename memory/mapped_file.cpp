@@ -178,8 +178,10 @@ void MappedFile::advise_dontneed(std::size_t offset, std::size_t n) const {
       if (err != ESPIPE && err != EINVAL) throw InternalError("sync_file_range of " + path_ + " failed: " + why(err));
       flush(offset, n);  // file systems without sync_file_range
     }
+    // Our own pack files: drop the now-clean pages from the page cache too. A read-only mapping
+    // (a user's checkpoint) only leaves this process; its page cache is the kernel's to manage.
+    (void)posix_fadvise(fd_, static_cast<off_t>(b), static_cast<off_t>(len), POSIX_FADV_DONTNEED);
   }
-  (void)posix_fadvise(fd_, static_cast<off_t>(b), static_cast<off_t>(len), POSIX_FADV_DONTNEED);
 }
 
 void MappedFile::advise_sequential() const {

@@ -189,6 +189,9 @@ void SafetensorsFile::read(const SafetensorsEntry& e, DType dst_dtype, void* dst
       convert(tmp.get(), src_dtype, d, dst_dtype, m);
     }
   }
+  // Loading streams: once converted, the source pages leave this process, so peak RSS stays near
+  // the model plus one layer instead of holding the checkpoint mapped beside it.
+  file_.advise_dontneed(static_cast<std::size_t>(data_offset() + e.begin), static_cast<std::size_t>(e.end - e.begin));
 }
 
 namespace {

@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <string>
 
+#include "base/sysinfo.h"
 #include "base/units.h"
 #include "ops/ops.h"
 
@@ -14,6 +17,28 @@
 namespace ferry {
 
 const char* git_commit() { return FERRY_GIT_COMMIT; }
+
+nlohmann::json bound_json(const RunStats& st) {
+  if (st.steps.empty()) return nullptr;  // no probe: the run was not measured against the bound
+  nlohmann::json steps = nlohmann::json::array();
+  for (const StepBound& b : st.steps)
+    steps.push_back({{"step", b.step},
+                     {"measured_s", b.measured_s},
+                     {"compute_s", b.compute_s},
+                     {"streamed_bytes", b.streamed_bytes},
+                     {"resident_bytes", b.resident_bytes},
+                     {"link_bps", b.link_bps},
+                     {"memory_bps", b.memory_bps},
+                     {"bound_s", b.bound_s},
+                     {"fraction", b.fraction},
+                     {"limited_by", b.limited_by}});
+  return {{"link_bps", st.bound_link_bps},
+          {"memory_bps", st.bound_memory_bps},
+          {"prefill_fraction", st.prefill_bound_fraction},
+          {"decode_fraction", st.decode_bound_fraction},
+          {"limited_by", st.limited_by},
+          {"steps", std::move(steps)}};
+}
 
 nlohmann::json stats_json(const RunStats& st) {
   return {{"load_s", st.load_s},
@@ -30,7 +55,8 @@ nlohmann::json stats_json(const RunStats& st) {
           {"peak_resident_bytes", st.peak_resident},
           {"model_bytes", st.model_bytes},
           {"fetches", st.fetches},
-          {"evictions", st.evictions}};
+          {"evictions", st.evictions},
+          {"bound", bound_json(st)}};
 }
 
 nlohmann::json plan_json(const Plan& p) {
@@ -83,10 +109,49 @@ nlohmann::json result_json(const Engine& engine, const GenerateRequest& req, con
   for (const SequenceResult& r : res.sequences) seqs.push_back({{"prompt_ids", r.prompt_ids}, {"generated_ids", r.generated_ids}});
   j["sequences"] = seqs;
   j["stats"] = stats_json(res.stats);
+  j["stats"]["peak_host_rss_bytes"] = peak_rss_bytes();
   return j;
 }
 
 namespace {
+
+std::string gb_per_s(double bps) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.3g GB/s", bps / 1e9);
+  return buf;
+}
+
+// "decode at 0.63 of the bound (link-bound: 1.2 GB/s streamed of 1.9 GB/s probed)"
+std::string bound_line(const RunStats& st) {
+  if (st.steps.empty()) return "not measured (no probe)";
+  const bool decode = st.steps.size() > 1;
+  double measured = 0, compute = 0, streamed = 0, read = 0;
+  int n = 0;
+  for (const StepBound& b : st.steps) {
+    if ((b.step > 0) != decode) continue;
+    measured += b.measured_s;
+    compute += b.compute_s;
+    streamed += static_cast<double>(b.streamed_bytes);
+    read += static_cast<double>(b.resident_bytes);
+    ++n;
+  }
+  measured = std::max(measured, 1e-12);
+  char buf[256];
+  std::string why;
+  if (st.limited_by == "link") {
+    why = "link-bound: " + gb_per_s(streamed / measured) + " streamed of " + gb_per_s(st.bound_link_bps) + " probed";
+  } else if (st.limited_by == "memory") {
+    why = "memory-bound: " + gb_per_s(read / measured) + " read of " + gb_per_s(st.bound_memory_bps) + " probed";
+  } else {
+    std::snprintf(buf, sizeof buf, "compute-bound: %.3g ms computing of %.3g ms per step", compute / n * 1e3,
+                  measured / n * 1e3);
+    why = buf;
+  }
+  std::snprintf(buf, sizeof buf, "%s at %.2f of the bound (", decode ? "decode" : "prefill",
+                decode ? st.decode_bound_fraction : st.prefill_bound_fraction);
+  return buf + why + ")";
+}
+
 std::string join_ids(const std::vector<std::int32_t>& ids) {
   std::string s;
   for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -118,6 +183,7 @@ void print_result_text(const Engine& engine, const GenerateResult& res, std::FIL
                static_cast<unsigned long long>(st.fetches), static_cast<unsigned long long>(st.evictions));
   std::fprintf(out, "resident   peak %s of budget %s (model %s)\n", format_bytes(st.peak_resident).c_str(),
                format_bytes(st.budget).c_str(), format_bytes(st.model_bytes).c_str());
+  std::fprintf(out, "bound      %s\n", bound_line(st).c_str());
 }
 
 }  // namespace ferry

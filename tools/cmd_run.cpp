@@ -5,7 +5,9 @@
 
 #include "base/error.h"
 #include "base/units.h"
+#include "memory/probe.h"
 #include "models/npy.h"
+#include "runtime/bench/layer_report.h"
 #include "runtime/prompts.h"
 #include "runtime/report.h"
 #include "tools/cli_common.h"
@@ -27,8 +29,23 @@ struct RunFlags {
   std::string logits_out;
   std::string trace;
   bool json = false;
+  std::string probe;      // a saved `ferry probe` JSON
+  bool no_probe = false;  // no bound at all (no quick probe either)
+  bool report = false;    // per-layer table and the verdict after the run
   EngineFlags engine;
 };
+
+// Without --probe, a run measures a short probe itself, so every run reports its bound.
+ProbeResult quick_probe(const EngineConfig& cfg) {
+  std::unique_ptr<Backend> backend = make_backend(cfg.device, cfg.device_index, cfg.threads);
+  ProbeOptions opt;
+  opt.bytes = std::uint64_t{32} << 20;
+  opt.repeats = 3;
+  opt.scratch_dir = cfg.pack_dir;
+  ProbeResult p = run_probe(*backend, opt);
+  p.commit = git_commit();
+  return p;
+}
 
 // "The quick brown fox" in the GPT-2 vocabulary: the prompt used when none is given.
 const std::vector<std::int32_t> kDefaultPrompt = {464, 2068, 7586, 21831};
@@ -38,10 +55,16 @@ void run(const RunFlags& f) {
   if ((!f.prompt.empty() || !f.prompt_file.empty()) && !f.ids)
     throw BadInput("--prompt/--prompt-file: text prompts need a tokenizer, which this model does not have; "
                    "give token ids with --ids");
+  const ModelSpec spec = load_model_spec(f.model);
   std::vector<std::vector<std::int32_t>> prompts;
-  if (!f.prompt_file.empty()) prompts = read_prompt_ids_file(f.prompt_file);
-  else if (!f.prompt.empty()) prompts = parse_prompt_ids(f.prompt, "--prompt");
-  else prompts = {kDefaultPrompt};
+  if (!f.prompt_file.empty()) {
+    prompts = read_prompt_ids_file(f.prompt_file);
+  } else if (!f.prompt.empty()) {
+    prompts = parse_prompt_ids(f.prompt, "--prompt");
+  } else {
+    prompts = {kDefaultPrompt};  // folded into the vocabulary of small test models
+    for (auto& id : prompts[0]) id %= spec.vocab_size;
+  }
 
   GenerateRequest req;
   req.prompts = prompts;
@@ -64,8 +87,10 @@ void run(const RunFlags& f) {
   req.prompt_logits = !f.logits_out.empty();
 
   EngineConfig cfg = to_engine_config(f.engine);
-  cfg.trace = !f.trace.empty();
-  const ModelSpec spec = load_model_spec(f.model);
+  cfg.trace = !f.trace.empty() || f.report;  // the report reads the timeline
+  if (!f.probe.empty() && f.no_probe) throw BadInput("--probe and --no-probe: give one, not both");
+  if (!f.probe.empty()) cfg.probe = load_probe(f.probe);
+  else if (!f.no_probe) cfg.probe = quick_probe(cfg);
   Engine engine(spec, cfg);
   if (!f.engine.quiet) std::fprintf(stderr, "ferry: %s\n", engine.plan().summary().c_str());
   const GenerateResult res = engine.generate(req);
@@ -78,9 +103,13 @@ void run(const RunFlags& f) {
 
   if (f.json) {
     nlohmann::json j = result_json(engine, req, res);
+    if (f.report)
+      j["report"] = bench::layer_report_json(bench::layer_report(engine, res.stats, engine.timeline()->records()));
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     print_result_text(engine, res, stdout);
+    if (f.report)
+      std::printf("\n%s", bench::format_layer_report(bench::layer_report(engine, res.stats, engine.timeline()->records())).c_str());
   }
 }
 
@@ -107,6 +136,12 @@ void register_run(CLI::App& app) {
   sub->add_option("--logits-out", f->logits_out,
                   "Write the prompt logits as float32 .npy [total_prompt_tokens, vocab], input order");
   sub->add_option("--trace", f->trace, "Write a Chrome trace JSON of every prefetch/compute/evict (open in Perfetto)");
+  sub->add_option("--probe", f->probe,
+                  "Bandwidths saved by `ferry probe` to report every step against (default: a quick probe now)");
+  sub->add_flag("--no-probe", f->no_probe, "Measure nothing and report no bound");
+  sub->add_flag("--report", f->report,
+                "After the run, a per-layer table (bytes, resident or streamed, prefetch wait, compute time)\n"
+                "and the verdict: the achieved fraction of the bound and the resource that bound it");
   sub->add_flag("--json", f->json, "Print one JSON object: sequences[].prompt_ids, sequences[].generated_ids, stats");
   add_engine_flags(*sub, f->engine);
   sub->callback([f] { run(*f); });

@@ -112,4 +112,21 @@ TEST_F(Cli, ExportThenRunFromTheDirectoryGivesTheSameTokens) {
   EXPECT_EQ(nlohmann::json::parse(a.out)["sequences"], nlohmann::json::parse(b.out)["sequences"]);
 }
 
+TEST_F(Cli, LoadingACheckpointStreamsPeakRssStaysNearTheModel) {
+  // 8 layers of hidden 512 and a vocabulary of 8192: ~112 MB of f32 weights.
+  write_text(dir / "med.toml",
+             "[model]\nvocab_size = 8192\ncontext_length = 64\nhidden_size = 512\nnum_layers = 8\n"
+             "num_heads = 8\ndtype = \"f32\"\n[weights]\nrandom = true\nseed = 3\n");
+  const CmdResult e = run_ferry("export -q -m " + q(dir / "med.toml") + " --out " + q(dir / "med"));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const CmdResult r = run_ferry("run -q -m " + q(dir / "med") + " --policy resident -n 0 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto st = nlohmann::json::parse(r.out)["stats"];
+  const auto model = st["model_bytes"].get<std::uint64_t>();
+  const auto rss = st["peak_host_rss_bytes"].get<std::uint64_t>();
+  // Holding the checkpoint mapped beside the packs would need about twice the model.
+  EXPECT_LT(rss, model + (std::uint64_t{64} << 20)) << "peak RSS " << rss << " for a model of " << model << " bytes";
+  EXPECT_GT(rss, model / 2);
+}
+
 }  // namespace

@@ -1,0 +1,16 @@
+// Process-level facts read from the OS: resident memory and page faults.
+#pragma once
+#include <cstdint>
+
+namespace ferry {
+
+std::uint64_t peak_rss_bytes();     // VmHWM of this process (0 when unknown)
+std::uint64_t current_rss_bytes();  // VmRSS of this process (0 when unknown)
+
+struct PageFaults {
+  std::uint64_t minor = 0;  // served from memory (page cache, zero pages)
+  std::uint64_t major = 0;  // needed I/O
+};
+PageFaults page_faults();  // of this process so far (getrusage)
+
+}  // namespace ferry
