@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "memory/placement_cpu.h"
+#include "memory/placement_cuda.h"
 
 namespace ferry {
 
@@ -15,8 +16,11 @@ std::unique_ptr<Placement> make_placement(Backend& backend, const PlacementConfi
                   std::to_string(cfg.pack_bytes.size()) + " packs");
   FERRY_CHECK(cfg.slots >= 0, "make_placement: negative slot count");
   if (backend.kind() == DeviceKind::CPU) return make_cpu_placement(backend, cfg);
-  // Extension point: the CUDA placements (memory/placement_cuda.cu) dispatch here once built.
-  throw InternalError("CUDA placement not built");
+#ifdef FERRY_HAVE_CUDA
+  return make_cuda_placement(backend, cfg);
+#else
+  throw InternalError("make_placement: a CUDA backend, but ferry was built without CUDA");
+#endif
 }
 
 }  // namespace ferry

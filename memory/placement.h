@@ -1,7 +1,7 @@
 // Placement: where the packs of one model live, and how a pack is moved to the compute tier and
 // back, for one policy on one backend. The LayerPipeline decides *when*; a Placement does *how*.
 //
-//                 CPU backend                                   CUDA backend (issue 3)
+//                 CPU backend                                   CUDA backend (placement_cuda.cu)
 // resident    packs in RAM buffers                           packs in device memory
 // um          packs in an mmap'ed pack file; fetch = nothing     managed memory; fetch = nothing
 //             (pages fault in on touch); evict = DONTNEED         (pages fault in); evict = prefetch to host
@@ -29,6 +29,10 @@ struct PlacementConfig {
   std::vector<bool> keep;               // per pack: kept resident once fetched
   int slots = 0;                        // ring slots for streamed packs (stream policy)
   std::string pack_dir;                 // where the CPU mmap tiers put their unnamed pack file
+  // CUDA um / um-prefetch: the managed weights may exceed the device's free memory (can hang
+  // some machines; the budget is the safe way to apply pressure).
+  bool allow_oversubscribe = false;
+  std::uint64_t gpu_mem_limit = 0;      // CUDA: treat the device as having this many bytes (0 = all)
 };
 
 class Placement {

@@ -29,9 +29,11 @@ struct ProbeResult {
   std::string device_name;   // Backend::name()
   std::string commit;        // filled by the caller
   std::string when;          // ISO 8601 UTC
+  std::string host;          // host name of the machine measured
   std::uint64_t bytes = 0;   // transfer size used
+  int repeats = 0;           // measurements per figure (the median is kept)
   double h2d_bps = 0;              // CUDA: pinned host -> device copy; CPU: RAM -> RAM memcpy
-  double d2h_bps = 0;              // CUDA: device -> pinned host copy; CPU: same as h2d
+  double d2h_bps = 0;              // CUDA: device -> pinned host copy; CPU: the same memcpy, back
   double managed_prefetch_bps = 0; // CUDA: cudaMemPrefetchAsync to the device; CPU: WILLNEED + touch
   double fault_bps = 0;            // CUDA: fault-driven migration; CPU: mmap page-fault reads
   double device_bps = 0;           // CUDA: device copy kernel (read + write); CPU: RAM streaming read
@@ -48,5 +50,8 @@ std::string probe_to_json(const ProbeResult& p);                        // prett
 ProbeResult probe_from_json(const std::string& text, const std::string& origin);  // BadInput if malformed
 void save_probe(const ProbeResult& p, const std::string& path);          // BadInput if unwritable
 ProbeResult load_probe(const std::string& path);                         // BadInput if missing/malformed
+
+// Memory bandwidth of the compute device (bytes/s): the bound of reading resident weights.
+inline double memory_bandwidth(const ProbeResult& p) { return p.device_bps; }
 
 }  // namespace ferry

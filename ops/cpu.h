@@ -10,8 +10,10 @@ void embedding(TensorView ids, TensorView pos, TensorView wte, TensorView wpe, T
 void add_layernorm(TensorView residual, TensorView delta, TensorView gamma, TensorView beta, float eps, TensorView out);
 void linear(TensorView x, TensorView w, WeightLayout layout, TensorView bias, Activation act, TensorView out);
 void activation(TensorView x, Activation act);
+void add(TensorView x, TensorView y);
 void logits(TensorView x, TensorView wte, TensorView out);
 void attention_prefill(TensorView qkv, TensorView offsets, int n_heads, TensorView out);
+void attention_prefill_unfused(TensorView qkv, TensorView offsets, int n_heads, TensorView scores, TensorView out);
 void kv_append(TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache);
 void attention_decode(TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq, TensorView len, int n_heads, TensorView out);
 void sample(TensorView logits, const SamplingParams& p, TensorView seq, TensorView step, TensorView out_ids);

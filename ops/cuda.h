@@ -10,8 +10,10 @@ void embedding(void* stream, TensorView ids, TensorView pos, TensorView wte, Ten
 void add_layernorm(void* stream, TensorView residual, TensorView delta, TensorView gamma, TensorView beta, float eps, TensorView out);
 void linear(void* stream, TensorView x, TensorView w, WeightLayout layout, TensorView bias, Activation act, TensorView out);
 void activation(void* stream, TensorView x, Activation act);
+void add(void* stream, TensorView x, TensorView y);
 void logits(void* stream, TensorView x, TensorView wte, TensorView out);
 void attention_prefill(void* stream, TensorView qkv, TensorView offsets, int n_heads, TensorView out);
+void attention_prefill_unfused(void* stream, TensorView qkv, TensorView offsets, int n_heads, TensorView scores, TensorView out);
 void kv_append(void* stream, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache);
 void attention_decode(void* stream, TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq, TensorView len, int n_heads, TensorView out);
 void sample(void* stream, TensorView logits, const SamplingParams& p, TensorView seq, TensorView step, TensorView out_ids);

@@ -65,6 +65,15 @@ void activation(Stream& s, TensorView x, Activation act) {
   FERRY_OPS_CUDA_CALL(activation, x, act);
 }
 
+void add(Stream& s, TensorView x, TensorView y) {
+  check::add(s.device(), x, y);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "add").enqueue([=] { cpu::add(x, y); });
+    return;
+  }
+  FERRY_OPS_CUDA_CALL(add, x, y);
+}
+
 void logits(Stream& s, TensorView x, TensorView wte, TensorView out) {
   check::logits(s.device(), x, wte, out);
   if (s.device() == DeviceKind::CPU) {
@@ -81,6 +90,18 @@ void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, int n_head
     return;
   }
   FERRY_OPS_CUDA_CALL(attention_prefill, qkv, offsets, n_heads, out);
+}
+
+void attention_prefill_unfused(Stream& s, TensorView qkv, TensorView offsets, int n_heads, TensorView scores,
+                               TensorView out) {
+  check::attention_prefill_unfused(s.device(), qkv, offsets, n_heads, scores, out);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "attention_prefill_unfused").enqueue([=] {
+      cpu::attention_prefill_unfused(qkv, offsets, n_heads, scores, out);
+    });
+    return;
+  }
+  FERRY_OPS_CUDA_CALL(attention_prefill_unfused, qkv, offsets, n_heads, scores, out);
 }
 
 void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache) {

@@ -40,6 +40,10 @@ void linear(Stream& s, TensorView x, TensorView w, WeightLayout layout, TensorVi
 // x = act(x), elementwise, in place (the unfused variant; x any shape, f32).
 void activation(Stream& s, TensorView x, Activation act);
 
+// x += y, elementwise, in place: the residual add without the LayerNorm that add_layernorm fuses
+// into it (the unfused comparison path of `ferry bench fusion`). x and y f32 of one shape (any rank).
+void add(Stream& s, TensorView x, TensorView y);
+
 // logits[T, V] = x[T, H] · wte[V, H]^T  (the tied LM head; also used with an untied lm_head[V, H])
 void logits(Stream& s, TensorView x, TensorView wte, TensorView out);
 
@@ -49,6 +53,16 @@ void logits(Stream& s, TensorView x, TensorView wte, TensorView out);
 // [offsets[b], offsets[b+1]); a row attends to the rows of its own sequence up to itself.
 // Scale 1/sqrt(D). out[T, H].
 void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, int n_heads, TensorView out);
+
+// The same causal attention as attention_prefill, unfused: per sequence, the whole score matrix is
+// materialised (S = Q K^T / sqrt(D), masked above the diagonal), softmaxed row by row in place and
+// multiplied by V, in three passes. The comparison path of `ferry bench fusion`; the model never
+// uses it. qkv[T, 3H], offsets[B+1] i32 (as in attention_prefill), out[T, H].
+// scores[n_heads, max_len, max_len] f32: caller-provided workspace, reused sequence after sequence,
+// its contents afterwards unspecified; max_len must be >= the longest sequence (CPU: InternalError
+// otherwise; CUDA, which cannot read offsets on the host: that sequence's rows become NaN).
+void attention_prefill_unfused(Stream& s, TensorView qkv, TensorView offsets, int n_heads, TensorView scores,
+                               TensorView out);
 
 // Writes each row's k and v into the per-sequence caches:
 //   k_cache[seq[t], pos[t], :] = qkv[t, H:2H],  v_cache[seq[t], pos[t], :] = qkv[t, 2H:3H]

@@ -128,6 +128,16 @@ void activation(DeviceKind /*dev*/, const TensorView& x) {
   c.dtype(x, "x", DType::F32);
 }
 
+void add(DeviceKind /*dev*/, const TensorView& x, const TensorView& y) {
+  const OpCheck c("add", {{"x", &x}, {"y", &y}});
+  c.require(x.shape.rank >= 1, "x must have rank >= 1");
+  c.tensor(x, "x", x.shape.rank);
+  c.tensor(y, "y", x.shape.rank);
+  c.dtype(x, "x", DType::F32);
+  c.dtype(y, "y", DType::F32);
+  c.require(y.shape == x.shape, "y must have the shape of x");
+}
+
 void logits(DeviceKind dev, const TensorView& x, const TensorView& wte, const TensorView& out) {
   const OpCheck c("logits", {{"x", &x}, {"wte", &wte}, {"out", &out}});
   c.tensor(x, "x", 2);
@@ -154,6 +164,27 @@ void attention_prefill(DeviceKind /*dev*/, const TensorView& qkv, const TensorVi
   const std::int64_t h = qkv.dim(1) / 3;
   c.require(out.dim(0) == qkv.dim(0) && out.dim(1) == h, "out must be [T, H]");
   c.require(n_heads > 0 && h % n_heads == 0, "n_heads must be > 0 and divide H");
+}
+
+void attention_prefill_unfused(DeviceKind /*dev*/, const TensorView& qkv, const TensorView& offsets, int n_heads,
+                               const TensorView& scores, const TensorView& out) {
+  const OpCheck c("attention_prefill_unfused",
+                  {{"qkv", &qkv}, {"offsets", &offsets}, {"scores", &scores}, {"out", &out}});
+  c.tensor(qkv, "qkv", 2);
+  c.tensor(offsets, "offsets", 1);
+  c.tensor(out, "out", 2);
+  c.dtype(qkv, "qkv", DType::F32);
+  c.dtype(offsets, "offsets", DType::I32);
+  c.dtype(out, "out", DType::F32);
+  c.require(offsets.dim(0) >= 1, "offsets must be [B+1] with B >= 0");
+  c.require(qkv.dim(1) % 3 == 0, "qkv must be [T, 3H]");
+  const std::int64_t h = qkv.dim(1) / 3;
+  c.require(out.dim(0) == qkv.dim(0) && out.dim(1) == h, "out must be [T, H]");
+  c.require(n_heads > 0 && h % n_heads == 0, "n_heads must be > 0 and divide H");
+  c.tensor(scores, "scores", 3);
+  c.dtype(scores, "scores", DType::F32);
+  c.require(scores.dim(0) == n_heads, "scores must be [n_heads, max_len, max_len]");
+  c.require(scores.dim(1) == scores.dim(2), "scores must be [n_heads, max_len, max_len] (square per head)");
 }
 
 void kv_append(DeviceKind /*dev*/, const TensorView& qkv, const TensorView& seq, const TensorView& pos,

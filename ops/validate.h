@@ -21,9 +21,12 @@ void add_layernorm(DeviceKind dev, const TensorView& residual, const TensorView&
 void linear(DeviceKind dev, const TensorView& x, const TensorView& w, WeightLayout layout, const TensorView& bias,
             const TensorView& out);
 void activation(DeviceKind dev, const TensorView& x);
+void add(DeviceKind dev, const TensorView& x, const TensorView& y);
 void logits(DeviceKind dev, const TensorView& x, const TensorView& wte, const TensorView& out);
 void attention_prefill(DeviceKind dev, const TensorView& qkv, const TensorView& offsets, int n_heads,
                        const TensorView& out);
+void attention_prefill_unfused(DeviceKind dev, const TensorView& qkv, const TensorView& offsets, int n_heads,
+                               const TensorView& scores, const TensorView& out);
 void kv_append(DeviceKind dev, const TensorView& qkv, const TensorView& seq, const TensorView& pos,
                const TensorView& k_cache, const TensorView& v_cache);
 void attention_decode(DeviceKind dev, const TensorView& qkv, const TensorView& k_cache, const TensorView& v_cache,

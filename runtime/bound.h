@@ -26,7 +26,16 @@ struct StepBound {
   std::string limited_by;            // "compute", "link" or "memory": which term is the bound
 };
 
-// Fills bound_s, fraction and limited_by from the other fields.
+// Fills bound_s, fraction and limited_by from the other fields. A term whose bandwidth is 0 (not
+// probed) is left out; ties go to memory, then link, then compute.
 void finish_bound(StepBound& b);
+
+// A run's steps in a few numbers (step 0 = prefill, the others decode).
+struct BoundSummary {
+  double prefill_fraction = 0;  // the fraction of step 0 (0 when absent)
+  double decode_fraction = 0;   // median over the decode steps (0 when none)
+  std::string limited_by;       // most common limit of the decode steps (of prefill when none); "" when no steps
+};
+BoundSummary summarize_bounds(const std::vector<StepBound>& steps);
 
 }  // namespace ferry

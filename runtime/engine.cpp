@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <limits>
 
 #include "base/error.h"
 #include "base/progress.h"
 #include "memory/buffer.h"
 #include "models/gpt2.h"
 #include "models/weights.h"
+#ifdef FERRY_HAVE_CUDA
+#include "ops/cuda_context.cuh"  // the ops' device workspace, part of the CUDA reserve
+#endif
 
 namespace ferry {
 
@@ -56,6 +60,53 @@ void upload(Backend& be, IndexBuffer& b, Stream& s) {
 
 }  // namespace
 
+std::uint64_t batch_device_bytes(const ModelSpec& spec, std::int64_t sequences, std::int64_t rows,
+                                 std::int64_t kv_positions, std::int64_t logit_rows, bool prompt_logits) {
+  // Mirrors the allocations at the top of Engine::generate().
+  const auto B = static_cast<std::uint64_t>(std::max<std::int64_t>(sequences, 1));
+  const auto R = static_cast<std::uint64_t>(std::max(rows, sequences));
+  const auto H = static_cast<std::uint64_t>(spec.hidden_size), V = static_cast<std::uint64_t>(spec.vocab_size);
+  const std::uint64_t f = sizeof(float), i = sizeof(std::int32_t);
+  std::uint64_t n = static_cast<std::uint64_t>(kv_positions) * H * 2 * f * static_cast<std::uint64_t>(spec.num_layers);
+  n += gpt2::workspace_bytes(spec, static_cast<int>(R));
+  n += std::max(static_cast<std::uint64_t>(std::max<std::int64_t>(logit_rows, 0)), B) * V * f;
+  n += B * H * f;
+  if (prompt_logits) n += B * V * f;
+  n += 3 * std::max<std::uint64_t>(R, 1) * i + (B + 1) * i + 4 * B * i;  // ids, pos, seq; offsets; len, sseq, sstep, out
+  return n;
+}
+
+std::uint64_t batch_reserve_bytes(const ModelSpec& spec, int max_batch_tokens, int max_sequences) {
+  const std::int64_t T = std::max(max_batch_tokens, max_sequences);
+  return batch_device_bytes(spec, max_sequences, T, T, max_sequences, false);
+}
+
+namespace {
+
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+  return a > std::numeric_limits<std::uint64_t>::max() - b ? std::numeric_limits<std::uint64_t>::max() : a + b;
+}
+
+// CUDA (docs/cuda.md): the budget covers the weights plus `reserved`, which the planner takes out
+// first. A percentage is a share of the weights, so the reserve comes on top of it (100% always
+// fits the whole model); an absolute budget is all the device memory ferry may use. Either, and
+// no budget at all, is capped at the device's free memory, or at --gpu-mem-limit when smaller.
+std::uint64_t cuda_budget(const EngineConfig& cfg, const Backend& be, std::uint64_t model_bytes,
+                          std::uint64_t reserved, std::vector<std::string>& notes) {
+  std::uint64_t budget = cfg.budget.resolve(model_bytes);  // UINT64_MAX when unset
+  if (cfg.budget.set && cfg.budget.percent) budget = saturating_add(budget, reserved);
+  const DeviceMemoryInfo mi = be.memory_info();
+  const bool limited = cfg.gpu_mem_limit != 0 && cfg.gpu_mem_limit < mi.free_bytes;
+  const std::uint64_t capacity = limited ? cfg.gpu_mem_limit : mi.free_bytes;
+  const std::uint64_t wanted = cfg.budget.set ? budget : saturating_add(model_bytes, reserved);
+  if (wanted <= capacity) return budget;
+  notes.push_back((cfg.budget.set ? "--budget " + cfg.budget.str() : std::string("no --budget")) + ": capped at " +
+                  (limited ? "--gpu-mem-limit " : "the device's free memory ") + format_bytes(capacity));
+  return capacity;
+}
+
+}  // namespace
+
 Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg) : spec_(spec), cfg_(cfg) {
   if (cfg_.prefetch_depth < 1 || cfg_.prefetch_depth > 16)
     throw BadInput("--prefetch-depth: must be between 1 and 16, got " + std::to_string(cfg_.prefetch_depth));
@@ -75,7 +126,19 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg) : spec_(spec), cf
     model_bytes += l.bytes();
   }
   req.budget = cfg_.budget.resolve(model_bytes);
+  std::vector<std::string> device_notes;
+  if (cfg_.device == DeviceKind::CUDA) {
+    if (cfg_.max_batch_tokens < 1) throw BadInput("--max-batch-tokens: must be >= 1, got " + std::to_string(cfg_.max_batch_tokens));
+    if (cfg_.max_sequences < 1) throw BadInput("--max-seqs: must be >= 1, got " + std::to_string(cfg_.max_sequences));
+    reserved_bytes_ = batch_reserve_bytes(spec_, cfg_.max_batch_tokens, cfg_.max_sequences);
+#ifdef FERRY_HAVE_CUDA
+    reserved_bytes_ += ops::cuda::kLtWorkspaceBytes + ops::cuda::kScratchBytes;
+#endif
+    req.reserved_bytes = reserved_bytes_;
+    req.budget = cuda_budget(cfg_, *backend_, model_bytes, reserved_bytes_, device_notes);
+  }
   plan_ = make_plan(req);
+  plan_.notes.insert(plan_.notes.end(), device_notes.begin(), device_notes.end());
 
   PlacementConfig pc;
   pc.policy = plan_.policy;
@@ -83,9 +146,15 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg) : spec_(spec), cf
   pc.keep = plan_.keep;
   pc.slots = plan_.slots;
   pc.pack_dir = cfg_.pack_dir;
+  pc.allow_oversubscribe = cfg_.allow_oversubscribe;
+  pc.gpu_mem_limit = cfg_.gpu_mem_limit;
   placement_ = make_placement(*backend_, pc);
   residency_ = std::make_unique<Residency>(plan_.budget, req.pack_bytes);
-  if (cfg_.trace) timeline_ = std::make_unique<Timeline>(*backend_);
+  if (cfg_.probe && cfg_.probe->device != device_name(cfg_.device))
+    throw BadInput("--probe: the probe was measured on " + cfg_.probe->device + ", this run uses " +
+                   device_name(cfg_.device));
+  // The bound needs the compute intervals of each step, so a probe turns the timeline on.
+  if (cfg_.trace || cfg_.probe) timeline_ = std::make_unique<Timeline>(*backend_);
 
   load();
   pipeline_ = std::make_unique<LayerPipeline>(*backend_, plan_, *placement_, *residency_, timeline_.get());
@@ -145,6 +214,18 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
   const int prefill_rows = padded ? B * max_len : static_cast<int>(total);
   const int cap = max_len + std::max(req.max_new_tokens, 1);
   const int rows = std::max(prefill_rows, B);
+  if (dev == DeviceKind::CUDA) {
+    // The device memory of this batch must fit what was reserved for it (and taken out of the budget).
+    const std::uint64_t need = batch_device_bytes(spec_, B, prefill_rows, static_cast<std::int64_t>(B) * cap,
+                                                  req.prompt_logits ? prefill_rows : B, req.prompt_logits);
+    const std::uint64_t have = batch_reserve_bytes(spec_, cfg_.max_batch_tokens, cfg_.max_sequences);
+    if (need > have)
+      throw ResourceExhausted("this batch needs " + format_bytes(need) + " of device memory for its KV cache, activations and logits (" +
+                              std::to_string(B) + " sequences x " + std::to_string(cap) + " positions" +
+                              (req.prompt_logits ? ", prompt logits" : "") + "), more than the " + format_bytes(have) +
+                              " reserved for --max-batch-tokens " + std::to_string(cfg_.max_batch_tokens) + " --max-seqs " +
+                              std::to_string(cfg_.max_sequences) + "; raise them (the reserve counts against --budget)");
+  }
 
   // Device memory for this batch: KV cache, activations, logits, indices.
   const std::size_t kv_layer_elems = static_cast<std::size_t>(B) * static_cast<std::size_t>(cap) * H;
@@ -213,8 +294,41 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
   const std::size_t row_bytes_h = static_cast<std::size_t>(H) * sizeof(float);
   const std::size_t row_bytes_v = static_cast<std::size_t>(V) * sizeof(float);
 
+  // The bound of each step (runtime/bound.h, DESIGN.md), when a probe was given. Every step reads
+  // every pack once; under um nothing is "fetched" (pages fault in on touch), so the packs that are
+  // not kept count as streamed, and in the first step every pack does (loading left them on the host).
+  std::vector<StepBound> bounds;
+  std::size_t records_seen = 0;
+  std::uint64_t read_bytes = 0, um_first_bytes = 0, um_streamed_bytes = 0;
+  for (std::size_t p = 0; p < layouts_.size(); ++p) {
+    read_bytes += layouts_[p].used_bytes();
+    um_first_bytes += layouts_[p].used_bytes();
+    if (!plan_.keep[p]) um_streamed_bytes += layouts_[p].used_bytes();
+  }
+  auto record_bound = [&](int step, double measured_s, std::uint64_t h2d_before) {
+    if (!cfg_.probe) return;
+    timeline_->resolve();  // the streams were synchronized: every interval of the step has ended
+    StepBound b;
+    b.step = step;
+    b.measured_s = measured_s;
+    const std::vector<TimelineRecord>& recs = timeline_->records();
+    for (; records_seen < recs.size(); ++records_seen) {
+      const TimelineRecord& r = recs[records_seen];
+      if (r.step == step && r.stream == 0 && (r.kind == TimelineKind::Compute || r.kind == TimelineKind::Other))
+        b.compute_s += std::max(0.0, r.end_us - r.begin_us) * 1e-6;
+    }
+    b.streamed_bytes = residency_->bytes_h2d() - h2d_before;
+    if (plan_.policy == Policy::UM) b.streamed_bytes += step == 0 ? um_first_bytes : um_streamed_bytes;
+    b.resident_bytes = read_bytes;
+    b.link_bps = link_bandwidth(*cfg_.probe, plan_.policy);
+    b.memory_bps = memory_bandwidth(*cfg_.probe);
+    finish_bound(b);
+    bounds.push_back(std::move(b));
+  };
+
   // ---- prefill: every prompt token, one nested (or padded) batch ----
   const auto t_prefill = Clock::now();
+  const std::uint64_t h2d_prefill = residency_->bytes_h2d();
   {
     const int T = prefill_rows;
     ids.host.clear();
@@ -248,6 +362,7 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
     const std::byte* pack0 = forward(0, batch, ws, req.max_new_tokens > 1);
 
     TensorView sample_from;
+    const int head_tok = timeline_ ? timeline_->begin(TimelineKind::Other, 0, 0, cs, "lm_head") : -1;
     if (req.prompt_logits) {
       TensorView all(logits_buf.data(), DType::F32, Shape{T, V}, dev);
       gpt2::lm_head(cs, spec_, layout0, pack0, ws.normed, all);
@@ -273,14 +388,18 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
       sample_from = TensorView(logits_buf.data(), DType::F32, Shape{B, V}, dev);
       gpt2::lm_head(cs, spec_, layout0, pack0, TensorView(last_buf.data(), DType::F32, Shape{B, H}, dev), sample_from);
     }
+    if (timeline_) timeline_->end(head_tok, cs);
     if (req.max_new_tokens > 0) sample_and_collect(0, sample_from);
     pipeline_->synchronize();
   }
   result.stats.prefill_s = seconds_since(t_prefill);
+  record_bound(0, result.stats.prefill_s, h2d_prefill);
 
   // ---- decode: one row per sequence, attending to its KV cache ----
   const auto t_decode = Clock::now();
   for (int step = 1; step < req.max_new_tokens; ++step) {
+    const auto t_step = Clock::now();
+    const std::uint64_t h2d_step = residency_->bytes_h2d();
     ids.host.resize(static_cast<std::size_t>(B));
     pos.host.resize(static_cast<std::size_t>(B));
     seq.host.resize(static_cast<std::size_t>(B));
@@ -311,6 +430,7 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
     gpt2::lm_head(cs, spec_, layout0, pack0, ws.normed, lg);
     if (timeline_) timeline_->end(tok, cs);
     sample_and_collect(step, lg);
+    record_bound(step, seconds_since(t_step), h2d_step);
   }
   pipeline_->synchronize();
   if (timeline_) timeline_->resolve();
@@ -331,6 +451,19 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
   st.model_bytes = plan_.model_bytes;
   st.fetches = residency_->fetches();
   st.evictions = residency_->evictions();
+  st.batch_buffer_bytes = kv_buf.size() + ws_buf.size() + logits_buf.size() + last_buf.size() + sample_logits_buf.size();
+  for (const IndexBuffer* b : {&ids, &pos, &seq, &offsets, &len, &sseq, &sstep, &out_ids}) st.batch_buffer_bytes += b->dev.size();
+  const DeviceMemoryInfo mem = be.memory_info();
+  st.device_used_bytes = mem.total_bytes > mem.free_bytes ? mem.total_bytes - mem.free_bytes : 0;
+  if (cfg_.probe) {
+    st.bound_link_bps = link_bandwidth(*cfg_.probe, plan_.policy);
+    st.bound_memory_bps = memory_bandwidth(*cfg_.probe);
+    const BoundSummary sum = summarize_bounds(bounds);
+    st.prefill_bound_fraction = sum.prefill_fraction;
+    st.decode_bound_fraction = sum.decode_fraction;
+    st.limited_by = sum.limited_by;
+    st.steps = std::move(bounds);
+  }
   return result;
 }
 

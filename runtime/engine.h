@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,9 +11,11 @@
 #include "base/units.h"
 #include "memory/layer_pack.h"
 #include "memory/placement.h"
+#include "memory/probe.h"
 #include "memory/residency.h"
 #include "models/model_spec.h"
 #include "ops/ops.h"
+#include "runtime/bound.h"
 #include "scheduler/pipeline.h"
 #include "scheduler/planner.h"
 #include "scheduler/timeline.h"
@@ -32,9 +35,19 @@ struct EngineConfig {
   int prefetch_depth = 1;
   int streams = 2;
   Layout layout = Layout::Nested;   // padded exists only for comparison
+  // CUDA only (docs/cuda.md). Device memory is reserved for the largest batch: at most
+  // max_sequences sequences and sequences x (longest prompt + new tokens) <= max_batch_tokens;
+  // the reserve counts against the budget, and generate() refuses a batch that needs more.
+  int max_batch_tokens = 4096;
+  int max_sequences = 32;
+  std::uint64_t gpu_mem_limit = 0;   // treat the device as having this many bytes (0 = its free memory)
+  bool allow_oversubscribe = false;  // um / um-prefetch: managed weights may exceed the free memory
   std::string pack_dir = "/tmp";    // where the CPU mmap tiers keep their packed weights
   bool progress = true;             // progress bar on stderr while loading (only on a tty)
   bool trace = false;               // record a Timeline of every prefetch / compute / evict
+  // Measured bandwidths (`ferry probe`): when set, every step is reported against the bound of
+  // DESIGN.md (RunStats::steps); the Timeline is then recorded even without `trace`.
+  std::optional<ProbeResult> probe;
 };
 
 struct GenerateRequest {
@@ -57,6 +70,17 @@ struct RunStats {
   std::uint64_t bytes_h2d = 0, bytes_d2h = 0;  // weight bytes moved between tiers in this run
   std::uint64_t budget = 0, peak_resident = 0, model_bytes = 0;
   std::uint64_t fetches = 0, evictions = 0;
+  // The bound (runtime/bound.h), when EngineConfig::probe is set: one StepBound per step (0 =
+  // prefill), the probed bandwidths for the plan's policy, and the summary of the steps.
+  std::vector<StepBound> steps;
+  double bound_link_bps = 0, bound_memory_bps = 0;
+  double prefill_bound_fraction = 0, decode_bound_fraction = 0;  // decode: median over the steps
+  std::string limited_by;  // most common limit of the decode steps: "compute", "link" or "memory"
+  // Memory of the run (`ferry pressure`): the bytes of generate()'s batch buffers on the device (KV
+  // cache, activations, logits, indices; the weights are peak_resident), and Backend::memory_info()
+  // total - free sampled at the end of the run while they were allocated (CUDA: the device memory in
+  // use by every process on it; CPU: the machine's RAM in use).
+  std::uint64_t batch_buffer_bytes = 0, device_used_bytes = 0;
 };
 
 struct GenerateResult {
@@ -83,6 +107,9 @@ class Engine {
   Timeline* timeline() { return timeline_.get(); }
   double load_seconds() const { return load_s_; }
   std::string weights_description() const { return weights_desc_; }
+  // CUDA: device bytes reserved for activations, logits, the KV cache and the ops' workspace
+  // (already taken out of the budget); 0 on the CPU.
+  std::uint64_t reserved_bytes() const { return reserved_bytes_; }
 
  private:
   void load();
@@ -96,11 +123,22 @@ class Engine {
   std::unique_ptr<Timeline> timeline_;
   std::unique_ptr<LayerPipeline> pipeline_;
   double load_s_ = 0;
+  std::uint64_t reserved_bytes_ = 0;
   std::string weights_desc_;
 };
 
 // Per-pack sizes (PackLayout::bytes) of a model for a backend, without loading it.
 std::vector<std::uint64_t> model_pack_bytes(const ModelSpec& spec, DeviceKind device);
 DType weight_dtype_for(const ModelSpec& spec, DeviceKind device);  // CPU computes in f32
+
+// Bytes of the buffers generate() allocates for one batch (KV cache, activations, logits,
+// indices): `sequences` sequences, `rows` prefill rows, `kv_positions` = sequences x (longest
+// prompt + max(new tokens, 1)), logits of `logit_rows` rows, plus a [sequences, vocab] copy when
+// the prompt logits are kept.
+std::uint64_t batch_device_bytes(const ModelSpec& spec, std::int64_t sequences, std::int64_t rows,
+                                 std::int64_t kv_positions, std::int64_t logit_rows, bool prompt_logits);
+// The part of the CUDA reserve that holds the largest batch of EngineConfig (max_batch_tokens,
+// max_sequences), without prompt logits.
+std::uint64_t batch_reserve_bytes(const ModelSpec& spec, int max_batch_tokens, int max_sequences);
 
 }  // namespace ferry

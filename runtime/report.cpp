@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "base/sysinfo.h"
 #include "base/units.h"
@@ -115,6 +116,13 @@ nlohmann::json result_json(const Engine& engine, const GenerateRequest& req, con
 
 namespace {
 
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
 std::string gb_per_s(double bps) {
   char buf[48];
   std::snprintf(buf, sizeof buf, "%.3g GB/s", bps / 1e9);
@@ -124,32 +132,33 @@ std::string gb_per_s(double bps) {
 // "decode at 0.63 of the bound (link-bound: 1.2 GB/s streamed of 1.9 GB/s probed)"
 std::string bound_line(const RunStats& st) {
   if (st.steps.empty()) return "not measured (no probe)";
+  // Medians over the decode steps (or the prefill step alone), like the fraction itself.
   const bool decode = st.steps.size() > 1;
-  double measured = 0, compute = 0, streamed = 0, read = 0;
-  int n = 0;
+  std::vector<double> measured, compute, streamed, read;
   for (const StepBound& b : st.steps) {
     if ((b.step > 0) != decode) continue;
-    measured += b.measured_s;
-    compute += b.compute_s;
-    streamed += static_cast<double>(b.streamed_bytes);
-    read += static_cast<double>(b.resident_bytes);
-    ++n;
+    const double t = std::max(b.measured_s, 1e-12);
+    measured.push_back(b.measured_s);
+    compute.push_back(b.compute_s);
+    streamed.push_back(static_cast<double>(b.streamed_bytes) / t);
+    read.push_back(static_cast<double>(b.resident_bytes) / t);
   }
-  measured = std::max(measured, 1e-12);
   char buf[256];
+  const std::string link = gb_per_s(median(streamed)) + " streamed of " + gb_per_s(st.bound_link_bps) + " probed";
   std::string why;
   if (st.limited_by == "link") {
-    why = "link-bound: " + gb_per_s(streamed / measured) + " streamed of " + gb_per_s(st.bound_link_bps) + " probed";
+    why = "link-bound: " + link;
   } else if (st.limited_by == "memory") {
-    why = "memory-bound: " + gb_per_s(read / measured) + " read of " + gb_per_s(st.bound_memory_bps) + " probed";
+    why = "memory-bound: " + gb_per_s(median(read)) + " read of " + gb_per_s(st.bound_memory_bps) + " probed";
   } else {
-    std::snprintf(buf, sizeof buf, "compute-bound: %.3g ms computing of %.3g ms per step", compute / n * 1e3,
-                  measured / n * 1e3);
-    why = buf;
+    std::snprintf(buf, sizeof buf, "compute-bound: %.3g ms computing of %.3g ms per step, ", median(compute) * 1e3,
+                  median(measured) * 1e3);
+    why = buf + link;
   }
-  std::snprintf(buf, sizeof buf, "%s at %.2f of the bound (", decode ? "decode" : "prefill",
-                decode ? st.decode_bound_fraction : st.prefill_bound_fraction);
-  return buf + why + ")";
+  const double fraction = decode ? st.decode_bound_fraction : st.prefill_bound_fraction;
+  std::snprintf(buf, sizeof buf, "%s at %.2f of the bound (", decode ? "decode" : "prefill", fraction);
+  // Above 1 the probe was no bound for this run: caches held the working set, or the probe was noisy.
+  return buf + why + (fraction > 1.05 ? "; above 1: faster than probed, probe with more --bytes)" : ")");
 }
 
 std::string join_ids(const std::vector<std::int32_t>& ids) {

@@ -36,6 +36,7 @@ std::string Plan::summary() const {
   if (slots > 0) s += ", " + std::to_string(slots) + (slots == 1 ? " slot" : " slots");
   s += ", budget " + format_bytes(budget) + " (" + pct(budget, model_bytes) + " of the " + format_bytes(model_bytes) +
        " model), planned peak " + format_bytes(planned_peak) + ", min budget " + format_bytes(min_budget);
+  if (reserved_bytes > 0) s += ", " + format_bytes(reserved_bytes) + " reserved for activations, logits and KV cache";
   return s;
 }
 
@@ -52,13 +53,31 @@ Plan make_plan(const PlanRequest& req) {
   Plan plan;
   plan.model_bytes = model;
   plan.min_budget = pack0 + largest;
+  plan.reserved_bytes = req.reserved_bytes;
   plan.keep.assign(req.pack_bytes.size(), true);
 
   const bool unlimited = req.budget == std::numeric_limits<std::uint64_t>::max();
-  plan.budget = unlimited ? model : req.budget;
+  // The bound on weight bytes: the budget less what is reserved for activations, logits and KV.
+  std::uint64_t budget = req.budget;
+  std::string after_reserve;  // for error messages
+  if (req.reserved_bytes > 0) {
+    const std::string what = format_bytes(req.reserved_bytes) + " reserved for activations, logits and the KV cache";
+    if (unlimited) {
+      plan.notes.push_back(what + " (no budget)");
+    } else {
+      if (req.budget <= req.reserved_bytes)
+        throw ResourceExhausted("budget " + format_bytes(req.budget) + " leaves nothing for the weights: " + what +
+                                " of the largest batch");
+      budget = req.budget - req.reserved_bytes;
+      after_reserve = " (the budget " + format_bytes(req.budget) + " less " + what + ")";
+      plan.notes.push_back("budget " + format_bytes(req.budget) + " less " + what + ": " + format_bytes(budget) +
+                           " for weights");
+    }
+  }
+  plan.budget = unlimited ? model : budget;
 
   // The whole model fits: keep everything, nothing moves after the first fetch.
-  if (unlimited || req.budget >= model) {
+  if (unlimited || budget >= model) {
     plan.policy = req.policy == Policy::Auto ? Policy::Resident : req.policy;
     plan.depth = 0;
     plan.streams = 1;
@@ -74,13 +93,13 @@ Plan make_plan(const PlanRequest& req) {
     return plan;
   }
 
-  if (req.budget < plan.min_budget)
-    throw ResourceExhausted("budget " + format_bytes(req.budget) + " is smaller than one layer: needs at least " +
-                            format_bytes(plan.min_budget) + " (static weights " + format_bytes(pack0) +
-                            " + largest layer " + format_bytes(largest) + ")");
+  if (budget < plan.min_budget)
+    throw ResourceExhausted("budget " + format_bytes(budget) + after_reserve +
+                            " is smaller than one layer: needs at least " + format_bytes(plan.min_budget) +
+                            " (static weights " + format_bytes(pack0) + " + largest layer " + format_bytes(largest) + ")");
   if (req.policy == Policy::Resident)
     throw ResourceExhausted("--policy resident needs the whole model (" + format_bytes(model) +
-                            ") resident, but the budget is " + format_bytes(req.budget) +
+                            ") resident, but the budget is " + format_bytes(budget) + after_reserve +
                             " (use --policy auto, um, um-prefetch or stream)");
 
   plan.policy = req.policy;
@@ -101,7 +120,7 @@ Plan make_plan(const PlanRequest& req) {
       plan.notes.push_back("prefetch depth " + std::to_string(depth) + " raised to 0");
       depth = 0;
     }
-    while (depth > 0 && pack0 + static_cast<std::uint64_t>(depth + 1) * largest > req.budget) --depth;
+    while (depth > 0 && pack0 + static_cast<std::uint64_t>(depth + 1) * largest > budget) --depth;
     if (depth != std::max(req.depth, 0))
       plan.notes.push_back("prefetch depth " + std::to_string(req.depth) + " clamped to " + std::to_string(depth) +
                            ": a window of " + std::to_string(req.depth + 1) + " layers does not fit the budget");
@@ -124,7 +143,7 @@ Plan make_plan(const PlanRequest& req) {
   int slots = 0;
   for (; r >= 0; --r) {
     slots = std::min(want_slots, L - r);
-    if (need(r, slots) <= req.budget) break;
+    if (need(r, slots) <= budget) break;
   }
   FERRY_CHECK(r >= 0, "make_plan: no plan fits a budget above the minimum");
 
@@ -145,7 +164,7 @@ Plan make_plan(const PlanRequest& req) {
   plan.slots = slots;
   plan.streams = streams;
   plan.planned_peak = need(r, slots);
-  FERRY_CHECK(plan.planned_peak <= req.budget, "make_plan: planned peak above the budget");
+  FERRY_CHECK(plan.planned_peak <= budget, "make_plan: planned peak above the budget");
   return plan;
 }
 

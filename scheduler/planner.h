@@ -18,6 +18,9 @@ struct PlanRequest {
   int streams = 2;   // 1 compute stream + (streams - 1) copy streams; 1 = no overlap
   std::vector<std::uint64_t> pack_bytes;  // [0] = static pack, [1..L] = blocks
   DeviceKind device = DeviceKind::CPU;
+  // Device bytes set aside for activations, logits and the KV cache (the Engine's reserve on
+  // CUDA; 0 on the CPU). Subtracted from `budget` before weights are placed.
+  std::uint64_t reserved_bytes = 0;
 };
 
 struct Plan {
@@ -30,14 +33,15 @@ struct Plan {
   std::uint64_t min_budget = 0;      // static pack + the largest block
   std::uint64_t planned_peak = 0;    // kept bytes + slots * largest streamed block
   std::uint64_t model_bytes = 0;     // sum of pack bytes
+  std::uint64_t reserved_bytes = 0;  // PlanRequest::reserved_bytes, already taken out of `budget`
   int resident_layers = 0;
   int streamed_layers = 0;
   std::vector<std::string> notes;    // adjustments made (depth clamped, ...), for --verbose and inspect
   std::string summary() const;       // one line: "um-prefetch: 20/36 layers resident, depth 2, 2 streams, ..."
 };
 
-// Throws ResourceExhausted (exit 3) when the budget is smaller than min_budget, or when
-// --policy resident is asked for with a budget below the model size.
+// Throws ResourceExhausted (exit 3) when the budget (less the reserve) is smaller than min_budget,
+// or when --policy resident is asked for with a budget below the model size.
 Plan make_plan(const PlanRequest& req);
 
 }  // namespace ferry

@@ -20,7 +20,9 @@ void add_engine_flags(CLI::App& app, EngineFlags& f) {
       ->capture_default_str();
   app.add_option("--budget", f.budget,
                  "Hard bound on device-resident weight bytes: a size (2GiB, 512MiB, 1.5GB) or a\n"
-                 "percentage of the model's weight bytes (25%). Default: no bound");
+                 "percentage of the model's weight bytes (25%). Default: no bound. CUDA: the reserve for\n"
+                 "activations and the KV cache (--max-batch-tokens) comes on top of a percentage and out\n"
+                 "of a size; both are capped at the device's free memory (docs/cuda.md)");
   app.add_option("--prefetch-depth", f.depth, "Layers prefetched ahead of the one computing (1-16)")
       ->capture_default_str();
   app.add_option("--streams", f.streams,
@@ -32,6 +34,19 @@ void add_engine_flags(CLI::App& app, EngineFlags& f) {
                  "Directory for the packed weight file of the CPU mmap tiers (um, um-prefetch, stream)")
       ->capture_default_str();
   app.add_flag("-q,--quiet", f.quiet, "No progress bar or notes on stderr");
+  app.add_option("--max-batch-tokens", f.max_batch_tokens,
+                 "CUDA: device memory (KV cache, activations, logits) is reserved for batches with\n"
+                 "sequences x (longest prompt + new tokens) up to this; the reserve counts against --budget\n"
+                 "(on top of a percentage, inside an absolute size)")
+      ->capture_default_str();
+  app.add_option("--max-seqs", f.max_seqs, "CUDA: the most sequences in a batch the reserve is made for")
+      ->capture_default_str();
+  app.add_option("--gpu-mem-limit", f.gpu_mem_limit,
+                 "CUDA: treat the device as having only this much memory (e.g. 16GiB): caps the budget\n"
+                 "and the managed weights of um / um-prefetch");
+  app.add_flag("--allow-oversubscribe", f.allow_oversubscribe,
+               "CUDA um / um-prefetch: allow managed weights beyond the device's free memory (can hang\n"
+               "some machines; --budget is the safe way to apply pressure)");
 }
 
 EngineConfig to_engine_config(const EngineFlags& f) {
@@ -45,6 +60,13 @@ EngineConfig to_engine_config(const EngineFlags& f) {
   c.layout = parse_layout(f.layout, "--layout");
   c.pack_dir = f.pack_dir;
   c.progress = !f.quiet;
+  c.max_batch_tokens = f.max_batch_tokens;
+  c.max_sequences = f.max_seqs;
+  if (!f.gpu_mem_limit.empty()) {
+    c.gpu_mem_limit = parse_bytes(f.gpu_mem_limit, "--gpu-mem-limit");
+    if (c.gpu_mem_limit == 0) throw BadInput("--gpu-mem-limit: must be > 0");
+  }
+  c.allow_oversubscribe = f.allow_oversubscribe;
   return c;
 }
 

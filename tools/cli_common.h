@@ -18,6 +18,11 @@ struct EngineFlags {
   std::string layout = "nested";
   std::string pack_dir = "/tmp";
   bool quiet = false;
+  // CUDA only
+  int max_batch_tokens = 4096;
+  int max_seqs = 32;
+  std::string gpu_mem_limit;
+  bool allow_oversubscribe = false;
 };
 
 void add_engine_flags(CLI::App& app, EngineFlags& f);
@@ -28,5 +33,8 @@ DeviceKind parse_device(const std::string& s);
 void register_run(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_export(CLI::App& app);
+void register_probe(CLI::App& app);
+void register_pressure(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace ferry::cli

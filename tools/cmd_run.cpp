@@ -1,12 +1,15 @@
 // `ferry run`: prefill a nested batch of prompts and decode N tokens per sequence.
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "base/units.h"
 #include "memory/probe.h"
 #include "models/npy.h"
+#include "models/tokenizer.h"
 #include "runtime/bench/layer_report.h"
 #include "runtime/prompts.h"
 #include "runtime/report.h"
@@ -50,17 +53,67 @@ ProbeResult quick_probe(const EngineConfig& cfg) {
 // "The quick brown fox" in the GPT-2 vocabulary: the prompt used when none is given.
 const std::vector<std::int32_t> kDefaultPrompt = {464, 2068, 7586, 21831};
 
+// The tokenizer of the model's Hugging Face directory (ModelSpec.weights.path), if it has one.
+std::optional<Tokenizer> model_tokenizer(const ModelSpec& spec) {
+  if (spec.weights.random || spec.weights.path.empty()) return std::nullopt;
+  return Tokenizer::load(spec.weights.path);
+}
+
+// Text prompts without a tokenizer: the one-line BadInput naming the flag, the model and why.
+[[noreturn]] void throw_no_tokenizer(const ModelSpec& spec, const std::string& flag) {
+  const std::string why = spec.weights.random || spec.weights.path.empty()
+                              ? "its weights are random, not a Hugging Face directory"
+                              : "no vocab.json/merges.txt or tokenizer.json in " + spec.weights.path;
+  throw BadInput(flag + ": model " + spec.name + " has no tokenizer (" + why + "); give token ids with --ids");
+}
+
+// `--prompt-file F` without --ids: one text prompt per line (blank lines skipped).
+std::vector<std::vector<std::int32_t>> read_prompt_text_file(const std::string& path, const Tokenizer& tok) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw BadInput("--prompt-file: cannot open " + path);
+  std::vector<std::vector<std::int32_t>> prompts;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) prompts.push_back(tok.encode(line));
+  }
+  if (prompts.empty()) throw BadInput(path + ": no prompt (every line is empty)");
+  return prompts;
+}
+
+// The decoded tokens; an id the tokenizer does not know (a model vocabulary padded beyond the
+// tokenizer's) shows as U+FFFD.
+std::string decode_text(const Tokenizer& tok, const std::vector<std::int32_t>& ids) {
+  std::string text;
+  for (const std::int32_t id : ids) text += tok.has_id(id) ? tok.decode({id}) : std::string("\xEF\xBF\xBD");
+  return text;
+}
+
+// Generated text may end inside a multi-byte character: invalid UTF-8 is printed as U+FFFD.
+std::string dump_json(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 void run(const RunFlags& f) {
   if (!f.prompt.empty() && !f.prompt_file.empty()) throw BadInput("--prompt and --prompt-file: give one, not both");
-  if ((!f.prompt.empty() || !f.prompt_file.empty()) && !f.ids)
-    throw BadInput("--prompt/--prompt-file: text prompts need a tokenizer, which this model does not have; "
-                   "give token ids with --ids");
+  const bool text_prompts = (!f.prompt.empty() || !f.prompt_file.empty()) && !f.ids;
   const ModelSpec spec = load_model_spec(f.model);
+  std::optional<Tokenizer> tokenizer;
+  if (text_prompts) {
+    tokenizer = model_tokenizer(spec);
+    if (!tokenizer) throw_no_tokenizer(spec, f.prompt.empty() ? "--prompt-file" : "--prompt");
+  } else {
+    try {  // only for printing the generated text: a broken tokenizer does not stop an --ids run
+      tokenizer = model_tokenizer(spec);
+    } catch (const BadInput& e) {
+      if (!f.engine.quiet) std::fprintf(stderr, "ferry: warning: %s; no text output\n", e.what());
+    }
+  }
   std::vector<std::vector<std::int32_t>> prompts;
   if (!f.prompt_file.empty()) {
-    prompts = read_prompt_ids_file(f.prompt_file);
+    prompts = f.ids ? read_prompt_ids_file(f.prompt_file) : read_prompt_text_file(f.prompt_file, *tokenizer);
   } else if (!f.prompt.empty()) {
-    prompts = parse_prompt_ids(f.prompt, "--prompt");
+    if (f.ids) prompts = parse_prompt_ids(f.prompt, "--prompt");
+    else prompts = {tokenizer->encode(f.prompt)};
   } else {
     prompts = {kDefaultPrompt};  // folded into the vocabulary of small test models
     for (auto& id : prompts[0]) id %= spec.vocab_size;
@@ -93,6 +146,9 @@ void run(const RunFlags& f) {
   else if (!f.no_probe) cfg.probe = quick_probe(cfg);
   Engine engine(spec, cfg);
   if (!f.engine.quiet) std::fprintf(stderr, "ferry: %s\n", engine.plan().summary().c_str());
+  if (cfg.probe && f.probe.empty() && !f.engine.quiet)
+    std::fprintf(stderr, "ferry: quick probe: %.3g GB/s link, %.3g GB/s memory (`ferry probe` measures with more care)\n",
+                 link_bandwidth(*cfg.probe, engine.plan().policy) / 1e9, memory_bandwidth(*cfg.probe) / 1e9);
   const GenerateResult res = engine.generate(req);
 
   if (!f.logits_out.empty()) {
@@ -103,11 +159,21 @@ void run(const RunFlags& f) {
 
   if (f.json) {
     nlohmann::json j = result_json(engine, req, res);
+    if (tokenizer) {
+      for (std::size_t i = 0; i < res.sequences.size(); ++i)
+        j["sequences"][i]["generated_text"] = decode_text(*tokenizer, res.sequences[i].generated_ids);
+    }
     if (f.report)
       j["report"] = bench::layer_report_json(bench::layer_report(engine, res.stats, engine.timeline()->records()));
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", dump_json(j, 2).c_str());
   } else {
     print_result_text(engine, res, stdout);
+    if (tokenizer) {
+      for (std::size_t i = 0; i < res.sequences.size(); ++i) {
+        const nlohmann::json text = decode_text(*tokenizer, res.sequences[i].generated_ids);
+        std::printf("sequence %zu text: %s\n", i, dump_json(text, -1).c_str());
+      }
+    }
     if (f.report)
       std::printf("\n%s", bench::format_layer_report(bench::layer_report(engine, res.stats, engine.timeline()->records())).c_str());
   }
@@ -123,8 +189,8 @@ void register_run(CLI::App& app) {
       "Example: ferry run -m gpt2-xl --policy um-prefetch --budget 25% --prefetch-depth 2 --streams 2\n"
       "         -n 16 --prompt-file p.txt --ids");
   sub->add_option("-m,--model", f->model, "Preset name, TOML file or Hugging Face directory")->capture_default_str();
-  sub->add_option("--prompt-file", f->prompt_file, "File with one prompt per line (token ids with --ids)");
-  sub->add_option("--prompt", f->prompt, "One prompt given inline (token ids with --ids)");
+  sub->add_option("--prompt-file", f->prompt_file, "File with one prompt per line: text (the model's tokenizer), or token ids with --ids");
+  sub->add_option("--prompt", f->prompt, "One prompt given inline: text (the model's tokenizer), or token ids with --ids");
   sub->add_flag("--ids", f->ids, "Prompts are token ids separated by spaces");
   sub->add_option("-n,--max-new-tokens", f->n, "Tokens to generate per sequence (0 = prompt only)")->capture_default_str();
   sub->add_option("--sampling", f->sampling, "greedy, or sample (with --temperature, --top-k, --top-p, --seed)")

@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   ferry::cli::register_run(app);
   ferry::cli::register_inspect(app);
   ferry::cli::register_export(app);
+  ferry::cli::register_probe(app);
+  ferry::cli::register_pressure(app);
+  ferry::cli::register_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -29,7 +29,7 @@ class BadInput : public ::testing::Test {
     write_text(dir / "p.txt", "1 2 3\n4 5\n");
   }
   void TearDown() override { fs::remove_all(dir); }
-  std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+  static std::string q(const fs::path& p) { return shell_quote(p); }
   // A Hugging Face directory of the tiny model whose tensors were edited by `edit`.
   fs::path hf_dir(const std::function<void(std::map<std::string, RawTensor>&)>& edit, const std::string& name) {
     fs::path d = dir / name;

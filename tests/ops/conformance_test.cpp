@@ -15,6 +15,8 @@
 //                                  weights; activations may be rounded for the tensor cores)
 //   activation                     CPU 1e-6 / 1e-5; CUDA 1e-5 / 1e-4 (fast intrinsics)
 //   attention prefill / decode     CPU 1e-4 / 1e-4; CUDA 1e-3 / 1e-3
+//   attention_prefill_unfused      the same as attention prefill (same reference semantics)
+//   add                            exact on CPU; 1e-6 on CUDA (one f32 add)
 //   decode vs prefill's last row   1e-5 / 1e-5 (same device, same keys)
 //   sample                         token ids identical to the reference
 #include <gtest/gtest.h>
@@ -190,6 +192,26 @@ OPS_TEST(Activation) {
   }
 }
 
+// ---- add ---------------------------------------------------------------------------------------
+OPS_TEST(Add) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  for (const Shape& shape : {Shape{kTokens, kHidden}, Shape{1, 7}, Shape{3, 5, 11}}) {
+    SCOPED_TRACE("shape " + shape.str());
+    const auto n = static_cast<std::size_t>(shape.numel());
+    auto x = uniform(n, -4, 4, 31);
+    auto y = uniform(n, -1e-3f, 1e-3f, 32);  // small against x: the rounding of the sum matters
+    DevBuf d_x(x, DType::F32, shape);
+    DevBuf d_y(y, DType::F32, shape);
+    add(dev->s(), d_x.view(), d_y.view());
+    dev->s().synchronize();
+    ref::add(host(x, DType::F32, shape), host(y, DType::F32, shape));
+    EXPECT_TRUE(close(d_x.read<float>(), x, kExact));
+    EXPECT_TRUE(close(d_y.read<float>(), y, {0, 0})) << "y must not change";
+    d_x.expect_guards("x");
+    d_y.expect_guards("y");
+  }
+}
+
 // ---- logits ------------------------------------------------------------------------------------
 OPS_TEST(Logits) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
@@ -245,6 +267,50 @@ OPS_TEST(AttentionPrefill) {
   run_prefill(*dev, {1}, kHidden, kHeads, 1.0f);       // one token: out = v
   run_prefill(*dev, {5, 1, 1, 9}, 12, 3, 2.0f);        // head dim 4
   run_prefill(*dev, {33}, 2 * 64, 2, 1.0f);            // head dim 64, longer sequence
+}
+
+// The unfused path (materialised scores) against the same reference as the flash-style prefill.
+// max_len is deliberately larger than the longest sequence, so rows of the workspace stay unused.
+void run_prefill_unfused(Device& dev, const std::vector<int>& lengths, int hidden, int heads, float sharp,
+                         int max_len) {
+  SCOPED_TRACE("unfused heads=" + std::to_string(heads) + " hidden=" + std::to_string(hidden) +
+               " sharp=" + std::to_string(sharp) + " max_len=" + std::to_string(max_len));
+  auto off = offsets_of(lengths);
+  const int tokens = off.back();
+  const int batch = static_cast<int>(lengths.size());
+  auto qkv = uniform(static_cast<std::size_t>(tokens) * 3 * hidden, -1, 1, 33);
+  for (int t = 0; t < tokens; ++t)
+    for (int i = 0; i < hidden; ++i) qkv[static_cast<std::size_t>(t) * 3 * hidden + i] *= sharp;
+  DevBuf d_qkv(qkv, DType::F32, {tokens, 3 * hidden});
+  DevBuf d_off(off, DType::I32, {batch + 1});
+  DevBuf d_scores(DType::F32, {heads, max_len, max_len});
+  DevBuf d_out(DType::F32, {tokens, hidden});
+  attention_prefill_unfused(dev.s(), d_qkv.view(), d_off.view(), heads, d_scores.view(), d_out.view());
+  dev.s().synchronize();
+  std::vector<float> want(static_cast<std::size_t>(tokens) * hidden);
+  std::vector<float> scratch(static_cast<std::size_t>(heads) * max_len * max_len);
+  ref::attention_prefill_unfused(host(qkv, DType::F32, {tokens, 3 * hidden}), host(off, DType::I32, {batch + 1}), heads,
+                                 host(scratch, DType::F32, {heads, max_len, max_len}),
+                                 host(want, DType::F32, {tokens, hidden}));
+  EXPECT_TRUE(close(d_out.read<float>(), want, kAttention));
+  // The reference of the unfused op agrees with the flash-style reference: one semantics.
+  std::vector<float> flash(want.size());
+  ref::attention_prefill(host(qkv, DType::F32, {tokens, 3 * hidden}), host(off, DType::I32, {batch + 1}), heads,
+                         host(flash, DType::F32, {tokens, hidden}));
+  EXPECT_TRUE(close(want, flash, {1e-6, 1e-6})) << "unfused reference vs flash reference";
+  EXPECT_TRUE(close(d_qkv.read<float>(), qkv, {0, 0})) << "qkv must not change";
+  d_out.expect_guards("out");
+  d_scores.expect_guards("scores");
+  d_off.expect_guards("offsets");
+}
+
+OPS_TEST(AttentionPrefillUnfused) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  run_prefill_unfused(*dev, kLengths, kHidden, kHeads, 1.0f, 16);
+  run_prefill_unfused(*dev, kLengths, kHidden, kHeads, 8.0f, 19);
+  run_prefill_unfused(*dev, {1}, kHidden, kHeads, 1.0f, 1);  // one token: out = v
+  run_prefill_unfused(*dev, {5, 1, 1, 9}, 12, 3, 2.0f, 9);   // head dim 4
+  run_prefill_unfused(*dev, {33}, 2 * 64, 2, 1.0f, 40);      // head dim 64, longer sequence
 }
 
 // Caches [S=5, cap=20, H] holding sequences in slots {3, 0, 4, 1} (deliberately not 0..B-1).

@@ -36,6 +36,13 @@ std::string read_text(const fs::path& p) {
   return ss.str();
 }
 
+std::string shell_quote(const fs::path& p) {
+  std::string s = "'";
+  s += p.string();
+  s += "'";
+  return s;
+}
+
 CmdResult run_ferry(const std::string& args) {
   const fs::path dir = temp_dir("cmd");
   const std::string cmd = std::string(FERRY_BINARY) + " " + args + " >" + (dir / "out").string() + " 2>" +

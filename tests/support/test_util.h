@@ -14,6 +14,9 @@ std::filesystem::path temp_dir(const std::string& tag);  // fresh, unique, under
 void write_text(const std::filesystem::path& p, const std::string& text);
 std::string read_text(const std::filesystem::path& p);
 
+// 'path' for a shell command line (paths here never hold a quote).
+std::string shell_quote(const std::filesystem::path& p);
+
 struct CmdResult {
   int exit_code = -1;
   std::string out;  // stdout

@@ -1,0 +1,293 @@
+// Bandwidth probe: option checks, the CPU measurements, the policy -> link mapping and the JSON
+// form. The CUDA measurements live in probe_cuda.cu.
+#include "memory/probe.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "base/cpu_backend.h"
+#include "base/error.h"
+#include "base/units.h"
+#include "memory/buffer.h"
+#include "memory/mapped_file.h"
+#include "memory/probe_detail.h"
+
+namespace ferry {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+// bytes / seconds, guarding against a clock that did not advance.
+double rate(std::uint64_t bytes, double s) { return static_cast<double>(bytes) / std::max(s, 1e-9); }
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string host_name() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) return "unknown";
+  return host;
+}
+
+std::atomic<std::uint64_t> read_sink{0};
+
+// Sums the 64-bit words of [p, p + n): a loop the compiler vectorises, so the figure is the
+// memory's read bandwidth rather than the adder's (a read-only cousin of the STREAM kernels,
+// McCalpin, https://www.cs.virginia.edu/stream/).
+std::uint64_t sum_words(const std::uint64_t* p, std::size_t n) {
+  std::uint64_t a = 0, b = 0, c = 0, d = 0;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a += p[i];
+    b += p[i + 1];
+    c += p[i + 2];
+    d += p[i + 3];
+  }
+  for (; i < n; ++i) a += p[i];
+  return a + b + c + d;
+}
+
+// Streaming read of `bytes` bytes at p, then at q, by `threads` threads, each summing its share
+// of both (seconds). Two buffers read in turn miss the caches even when one alone would fit.
+double timed_parallel_read(const std::byte* p, const std::byte* q, std::size_t bytes, int threads) {
+  const std::size_t words = bytes / sizeof(std::uint64_t);
+  const auto* wp = reinterpret_cast<const std::uint64_t*>(p);
+  const auto* wq = reinterpret_cast<const std::uint64_t*>(q);
+  const auto t = static_cast<std::size_t>(threads);
+  std::vector<std::uint64_t> partial(t, 0);
+  std::vector<std::thread> pool;
+  pool.reserve(t);
+  const auto t0 = Clock::now();
+  for (std::size_t i = 0; i < t; ++i) {
+    const std::size_t b = words * i / t, e = words * (i + 1) / t;
+    pool.emplace_back([wp, wq, b, e, &partial, i] { partial[i] = sum_words(wp + b, e - b) + sum_words(wq + b, e - b); });
+  }
+  for (auto& th : pool) th.join();
+  const double s = seconds_between(t0, Clock::now());
+  std::uint64_t total = 0;
+  for (std::uint64_t x : partial) total += x;
+  read_sink.store(total, std::memory_order_relaxed);  // keeps the reads from being optimised away
+  return s;
+}
+
+int cpu_threads(const Backend& backend) {
+  if (const auto* cpu = dynamic_cast<const CpuBackend*>(&backend)) return std::max(1, cpu->threads());
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+void run_probe_cpu(Backend& backend, const ProbeOptions& opt, ProbeResult& r) {
+  const std::size_t n = static_cast<std::size_t>(r.bytes);
+  const DeviceMemoryInfo mem = backend.memory_info();
+  if (mem.free_bytes > 0 && 2 * n > mem.free_bytes / 2)
+    throw ResourceExhausted("--bytes: the probe needs 2 x " + format_bytes(n) + " of RAM, more than half of the " +
+                            format_bytes(mem.free_bytes) + " available");
+  Buffer a = Buffer::allocate(DeviceKind::CPU, BufferKind::Host, n);
+  Buffer b = Buffer::allocate(DeviceKind::CPU, BufferKind::Host, n);
+  std::memset(a.data(), 0x5a, n);  // first touch, so page faults are not timed below
+  std::memset(b.data(), 0xa5, n);
+
+  // RAM -> RAM copy on a copy stream: the `stream` tier's fetch.
+  auto s = backend.create_stream(1);
+  auto copy_rate = [&](void* dst, const void* src) {
+    backend.memcpy_async(dst, src, n, *s);  // warm-up
+    s->synchronize();
+    std::vector<double> v;
+    for (int i = 0; i < opt.repeats; ++i) {
+      const auto t0 = Clock::now();
+      backend.memcpy_async(dst, src, n, *s);
+      s->synchronize();
+      v.push_back(rate(n, seconds_between(t0, Clock::now())));
+    }
+    return median_of(v);
+  };
+  r.h2d_bps = copy_rate(b.data(), a.data());
+  r.d2h_bps = copy_rate(a.data(), b.data());
+
+  // Streaming read of RAM by the compute threads: the resident bound.
+  const int threads = cpu_threads(backend);
+  (void)timed_parallel_read(a.bytes_ptr(), b.bytes_ptr(), n, threads);  // warm-up
+  {
+    std::vector<double> v;
+    for (int i = 0; i < opt.repeats; ++i)
+      v.push_back(rate(2 * n, timed_parallel_read(a.bytes_ptr(), b.bytes_ptr(), n, threads)));
+    r.device_bps = median_of(v);
+  }
+  b = Buffer();
+
+  // The mmap tiers: an unnamed file, written once and dropped from the process and the page cache
+  // (as the placements evict), then read back by page faults (um) or WILLNEED + touch (um-prefetch).
+  MappedFile f = MappedFile::create_temp(opt.scratch_dir, n);
+  std::memcpy(f.data(), a.data(), n);
+  a = Buffer();
+  f.advise_dontneed(0, n);  // writes the pages back, then drops them
+  std::vector<double> fault, prefetch;
+  for (int i = 0; i < opt.repeats; ++i) {
+    f.advise_dontneed(0, n);
+    auto t0 = Clock::now();
+    f.touch(0, n);
+    fault.push_back(rate(n, seconds_between(t0, Clock::now())));
+    f.advise_dontneed(0, n);
+    t0 = Clock::now();
+    f.advise_willneed(0, n);
+    f.touch(0, n);
+    prefetch.push_back(rate(n, seconds_between(t0, Clock::now())));
+  }
+  f.advise_dontneed(0, n);
+  r.fault_bps = median_of(fault);
+  r.managed_prefetch_bps = median_of(prefetch);
+}
+
+// JSON field helpers for probe_from_json: every message names the origin and the key.
+double read_bps(const nlohmann::json& j, const char* key, const std::string& origin) {
+  if (!j.contains(key)) throw BadInput(origin + ": key '" + key + "' is missing");
+  const nlohmann::json& v = j.at(key);
+  if (!v.is_number()) throw BadInput(origin + ": key '" + key + "' must be a number (bytes per second)");
+  const double x = v.get<double>();
+  if (!std::isfinite(x) || x < 0)
+    throw BadInput(origin + ": key '" + key + "' must be a finite number >= 0, got " + v.dump());
+  return x;
+}
+
+std::string read_string(const nlohmann::json& j, const char* key, const std::string& origin) {
+  if (!j.contains(key)) return "";
+  const nlohmann::json& v = j.at(key);
+  if (!v.is_string()) throw BadInput(origin + ": key '" + key + "' must be a string");
+  return v.get<std::string>();
+}
+
+}  // namespace
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+ProbeResult run_probe(Backend& backend, const ProbeOptions& opt) {
+  if (opt.repeats < 1 || opt.repeats > 1000)
+    throw BadInput("--repeats: must be between 1 and 1000, got " + std::to_string(opt.repeats));
+  if (opt.bytes < kProbeMinBytes)
+    throw BadInput("--bytes: must be at least " + format_bytes(kProbeMinBytes) + ", got " + format_bytes(opt.bytes));
+  ProbeResult r;
+  r.device = device_name(backend.kind());
+  r.device_name = backend.name();
+  r.host = host_name();
+  r.when = utc_now();
+  r.repeats = opt.repeats;
+  r.bytes = align_up(static_cast<std::size_t>(opt.bytes), kProbeGranule);
+  if (backend.kind() == DeviceKind::CUDA) {
+#ifdef FERRY_HAVE_CUDA
+    run_probe_cuda(opt, r);
+#else
+    throw BadInput("--device cuda: ferry was built without CUDA");
+#endif
+  } else {
+    run_probe_cpu(backend, opt, r);
+  }
+  return r;
+}
+
+double link_bandwidth(const ProbeResult& p, Policy policy) {
+  switch (policy) {
+    case Policy::Stream: return p.h2d_bps;
+    case Policy::UMPrefetch: return p.managed_prefetch_bps;
+    case Policy::UM: return p.fault_bps;
+    case Policy::Resident:
+    case Policy::Auto: return p.h2d_bps;
+  }
+  return p.h2d_bps;
+}
+
+std::string probe_to_json(const ProbeResult& p) {
+  const nlohmann::json j = {{"format", "ferry-probe/1"},
+                            {"device", p.device},
+                            {"device_name", p.device_name},
+                            {"host", p.host},
+                            {"commit", p.commit},
+                            {"when", p.when},
+                            {"bytes", p.bytes},
+                            {"repeats", p.repeats},
+                            {"units", "bytes per second"},
+                            {"h2d_bps", p.h2d_bps},
+                            {"d2h_bps", p.d2h_bps},
+                            {"managed_prefetch_bps", p.managed_prefetch_bps},
+                            {"fault_bps", p.fault_bps},
+                            {"device_bps", p.device_bps}};
+  return j.dump(2);
+}
+
+ProbeResult probe_from_json(const std::string& text, const std::string& origin) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw BadInput(origin + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+  if (!j.is_object()) throw BadInput(origin + ": a probe file must hold one JSON object");
+  ProbeResult p;
+  p.device = read_string(j, "device", origin);
+  if (p.device != "cpu" && p.device != "cuda")
+    throw BadInput(origin + ": key 'device' must be \"cpu\" or \"cuda\", got " +
+                   (j.contains("device") ? j.at("device").dump() : std::string("nothing")));
+  p.device_name = read_string(j, "device_name", origin);
+  p.host = read_string(j, "host", origin);
+  p.commit = read_string(j, "commit", origin);
+  p.when = read_string(j, "when", origin);
+  if (j.contains("bytes")) {
+    if (!j.at("bytes").is_number_unsigned()) throw BadInput(origin + ": key 'bytes' must be a non-negative integer");
+    p.bytes = j.at("bytes").get<std::uint64_t>();
+  }
+  if (j.contains("repeats")) {
+    if (!j.at("repeats").is_number_integer() || j.at("repeats").get<std::int64_t>() < 0 ||
+        j.at("repeats").get<std::int64_t>() > 1000000)
+      throw BadInput(origin + ": key 'repeats' must be a non-negative integer");
+    p.repeats = j.at("repeats").get<int>();
+  }
+  p.h2d_bps = read_bps(j, "h2d_bps", origin);
+  p.d2h_bps = read_bps(j, "d2h_bps", origin);
+  p.managed_prefetch_bps = read_bps(j, "managed_prefetch_bps", origin);
+  p.fault_bps = read_bps(j, "fault_bps", origin);
+  p.device_bps = read_bps(j, "device_bps", origin);
+  return p;
+}
+
+void save_probe(const ProbeResult& p, const std::string& path) {
+  std::ofstream f(path);
+  if (!f) throw BadInput("cannot write the probe file " + path + ": " + std::strerror(errno));
+  f << probe_to_json(p) << '\n';
+  f.close();
+  if (!f) throw BadInput("cannot write the probe file " + path);
+}
+
+ProbeResult load_probe(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw BadInput("cannot read the probe file " + path + ": " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) throw BadInput("cannot read the probe file " + path);
+  return probe_from_json(ss.str(), path);
+}
+
+}  // namespace ferry

@@ -1,0 +1,419 @@
+// GPT-2 byte-level BPE (models/tokenizer.h). Written from the algorithm descriptions in Radford et
+// al. 2019, section 2.2 (byte-level BPE, the byte -> printable character table, pre-tokenisation
+// so merges never cross word classes) and Sennrich et al. 2016, section 3.2 (BPE merges); the
+// file formats are those of Hugging Face model directories (vocab.json / merges.txt and
+// tokenizer.json). Unicode general categories and White_Space come from ICU.
+#include "models/tokenizer.h"
+
+#include <unicode/uchar.h>
+#include <unicode/utf8.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "base/error.h"
+
+namespace ferry {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Tokenizer::WordCache {
+  std::mutex mu;
+  std::unordered_map<std::string, std::vector<std::int32_t>> words;
+};
+
+namespace {
+
+constexpr std::int64_t kMaxTokenId = std::int64_t{1} << 24;  // far above any real vocabulary
+constexpr std::size_t kMaxCachedWords = std::size_t{1} << 16;  // the cache starts over beyond this
+
+// ---- the byte <-> character table ------------------------------------------------------------
+// Printable bytes stand for themselves; the 68 others (0x00-0x20, 0x7F-0xA0, 0xAD) get the code
+// points 256, 257, ... in byte order, so every token of the vocabulary is a printable string.
+constexpr int kTableChars = 256 + 68;
+
+constexpr bool printable_byte(int b) {
+  return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+}
+
+struct ByteTable {
+  std::array<UChar32, 256> to_char{};             // byte -> code point
+  std::array<std::int16_t, kTableChars> to_byte{};  // code point -> byte, -1 when none
+  ByteTable() {
+    to_byte.fill(-1);
+    int extra = 0;
+    for (int b = 0; b < 256; ++b) {
+      const UChar32 c = printable_byte(b) ? b : 256 + extra++;
+      to_char[static_cast<std::size_t>(b)] = c;
+      to_byte[static_cast<std::size_t>(c)] = static_cast<std::int16_t>(b);
+    }
+  }
+};
+
+const ByteTable& byte_table() {
+  static const ByteTable t;
+  return t;
+}
+
+void append_utf8(std::string& out, UChar32 c) {
+  std::array<std::uint8_t, U8_MAX_LENGTH> buf{};
+  std::int32_t n = 0;
+  U8_APPEND_UNSAFE(buf.data(), n, c);
+  out.append(reinterpret_cast<const char*>(buf.data()), static_cast<std::size_t>(n));
+}
+
+// A token's string (characters of the table) -> the bytes it stands for. A character outside
+// the table (e.g. in a special token) stands for its own UTF-8 bytes.
+std::string token_bytes(const std::string& token) {
+  const ByteTable& t = byte_table();
+  const auto* p = reinterpret_cast<const std::uint8_t*>(token.data());
+  const auto n = static_cast<std::int64_t>(token.size());
+  std::string out;
+  std::int64_t i = 0;
+  while (i < n) {
+    const std::int64_t begin = i;
+    UChar32 c = 0;
+    U8_NEXT(p, i, n, c);
+    if (c >= 0 && c < kTableChars && t.to_byte[static_cast<std::size_t>(c)] >= 0)
+      out.push_back(static_cast<char>(t.to_byte[static_cast<std::size_t>(c)]));
+    else
+      out.append(token, static_cast<std::size_t>(begin), static_cast<std::size_t>(i - begin));
+  }
+  return out;
+}
+
+// ---- pre-tokenisation -------------------------------------------------------------------------
+// The classes the pattern distinguishes: \p{L} (general category L*), \p{N} (N*), \s (the
+// White_Space property), and everything else (bytes that are not valid UTF-8 included).
+enum class Cls : std::uint8_t { Letter, Number, Space, Other };
+
+Cls classify(UChar32 c) {
+  if (c < 0) return Cls::Other;
+  if (u_isUWhiteSpace(c)) return Cls::Space;
+  const std::uint32_t gc = U_GET_GC_MASK(c);
+  if (gc & U_GC_L_MASK) return Cls::Letter;
+  if (gc & U_GC_N_MASK) return Cls::Number;
+  return Cls::Other;
+}
+
+struct Unit {
+  std::size_t begin;  // byte offset
+  std::size_t end;
+  UChar32 cp;         // < 0 for an ill-formed byte sequence
+  Cls cls;
+};
+
+std::vector<Unit> units_of(std::string_view s) {
+  std::vector<Unit> u;
+  u.reserve(s.size());
+  const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
+  const auto n = static_cast<std::int64_t>(s.size());
+  std::int64_t i = 0;
+  while (i < n) {
+    const std::int64_t begin = i;
+    UChar32 c = 0;
+    U8_NEXT(p, i, n, c);
+    u.push_back({static_cast<std::size_t>(begin), static_cast<std::size_t>(i), c, classify(c)});
+  }
+  return u;
+}
+
+// Calls emit(word) for each match of
+//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+// from left to right. The alternatives are tried in order at each position, as a backtracking
+// regex engine does; every character is in exactly one class, so the matches tile the text.
+template <class Emit>
+void for_each_word(std::string_view s, Emit&& emit) {
+  const std::vector<Unit> u = units_of(s);
+  const std::size_t n = u.size();
+  const auto is = [&](std::size_t k, char c) { return k < n && u[k].cp == static_cast<UChar32>(c); };
+  const auto run_end = [&](std::size_t k, Cls c) {
+    while (k < n && u[k].cls == c) ++k;
+    return k;
+  };
+  std::size_t i = 0;
+  while (i < n) {
+    std::size_t j = i;
+    if (is(i, '\'') && (is(i + 1, 's') || is(i + 1, 't') || is(i + 1, 'm') || is(i + 1, 'd'))) {
+      j = i + 2;
+    } else if (is(i, '\'') && ((is(i + 1, 'r') && is(i + 2, 'e')) || (is(i + 1, 'v') && is(i + 2, 'e')) ||
+                               (is(i + 1, 'l') && is(i + 2, 'l')))) {
+      j = i + 3;
+    } else {
+      // " ?X+" for X in letters, numbers, other: an optional U+0020, then a run of one class.
+      const std::size_t start = is(i, ' ') ? i + 1 : i;
+      if (start < n && u[start].cls != Cls::Space) {
+        j = run_end(start, u[start].cls);
+      } else {
+        // \s+(?!\S): the longest whitespace run that is not followed by a non-space, i.e. the
+        // whole run at the end of the text, else the run less its last character; \s+ otherwise.
+        const std::size_t k = run_end(i, Cls::Space);
+        j = (k == n || k - i < 2) ? k : k - 1;
+      }
+    }
+    FERRY_CHECK(j > i, "pre-tokenisation made no progress");
+    emit(s.substr(u[i].begin, u[j - 1].end - u[i].begin));
+    i = j;
+  }
+}
+
+constexpr std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
+  return (std::uint64_t{static_cast<std::uint32_t>(a)} << 32) | static_cast<std::uint32_t>(b);
+}
+
+// ---- files ------------------------------------------------------------------------------------
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw BadInput(path + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) throw BadInput(path + ": cannot read");
+  return ss.str();
+}
+
+json parse_json_file(const std::string& path) {
+  const std::string text = read_file(path);
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    throw BadInput(path + ": invalid JSON: " + e.what());
+  }
+}
+
+// {"token": id, ...}; `where` is "FILE" or "FILE: model.vocab".
+std::unordered_map<std::string, std::int64_t> parse_vocab(const json& v, const std::string& where) {
+  if (!v.is_object()) throw BadInput(where + ": expected an object of token -> id");
+  if (v.empty()) throw BadInput(where + ": empty vocabulary");
+  std::unordered_map<std::string, std::int64_t> vocab;
+  for (const auto& [token, id] : v.items()) {
+    const bool ok = id.is_number_integer() && (id.is_number_unsigned() ? id.get<std::uint64_t>() < kMaxTokenId
+                                                                       : id.get<std::int64_t>() >= 0 &&
+                                                                             id.get<std::int64_t>() < kMaxTokenId);
+    if (!ok)
+      throw BadInput(where + ": token '" + token + "': id " + id.dump() + " is not an integer in [0, " +
+                     std::to_string(kMaxTokenId) + ")");
+    vocab.emplace(token, id.get<std::int64_t>());
+  }
+  return vocab;
+}
+
+// "a b" -> {a, b}; false unless exactly two non-empty parts.
+bool split_merge(const std::string& line, std::pair<std::string, std::string>& out) {
+  const std::size_t sp = line.find(' ');
+  if (sp == std::string::npos || sp == 0 || sp + 1 == line.size() || line.find(' ', sp + 1) != std::string::npos)
+    return false;
+  out = {line.substr(0, sp), line.substr(sp + 1)};
+  return true;
+}
+
+}  // namespace
+
+// ---- construction ---------------------------------------------------------------------------------
+Tokenizer::Tokenizer() : cache_(std::make_shared<WordCache>()) {}
+
+Tokenizer Tokenizer::build(const std::unordered_map<std::string, std::int64_t>& vocab,
+                           const std::vector<std::pair<std::string, std::string>>& merges,
+                           const std::vector<std::string>& merge_where, const std::string& vocab_file,
+                           const std::string& merges_file) {
+  Tokenizer t;
+  std::int64_t max_id = -1;
+  for (const auto& [token, id] : vocab) max_id = std::max(max_id, id);
+  t.id_bytes_.assign(static_cast<std::size_t>(max_id + 1), std::string());
+  t.id_present_.assign(static_cast<std::size_t>(max_id + 1), false);
+  for (const auto& [token, id] : vocab) {
+    const auto k = static_cast<std::size_t>(id);
+    if (t.id_present_[k]) throw BadInput(vocab_file + ": id " + std::to_string(id) + " is given to two tokens");
+    t.id_present_[k] = true;
+    t.id_bytes_[k] = token_bytes(token);
+  }
+
+  const ByteTable& table = byte_table();
+  for (int b = 0; b < 256; ++b) {
+    std::string ch;
+    append_utf8(ch, table.to_char[static_cast<std::size_t>(b)]);
+    const auto it = vocab.find(ch);
+    if (it == vocab.end()) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", b);
+      throw BadInput(vocab_file + ": no token for byte " + hex + " ('" + ch +
+                     "'): not a byte-level BPE vocabulary like GPT-2's");
+    }
+    t.byte_id_[static_cast<std::size_t>(b)] = static_cast<std::int32_t>(it->second);
+  }
+
+  const auto id_of = [&](const std::string& token, std::size_t i) {
+    const auto it = vocab.find(token);
+    if (it == vocab.end())
+      throw BadInput(merges_file + ": " + merge_where[i] + ": '" + token + "' is not in the vocabulary (" +
+                     vocab_file + ")");
+    return static_cast<std::int32_t>(it->second);
+  };
+  t.merges_.reserve(merges.size());
+  for (std::size_t i = 0; i < merges.size(); ++i) {
+    const auto& [a, b] = merges[i];
+    const std::int32_t left = id_of(a, i), right = id_of(b, i), result = id_of(a + b, i);
+    // A repeated pair keeps its first (lowest) rank.
+    t.merges_.emplace(pair_key(left, right), Merge{static_cast<std::int32_t>(i), result});
+  }
+  return t;
+}
+
+Tokenizer Tokenizer::from_vocab_merges(const std::string& vocab_json, const std::string& merges_txt) {
+  const auto vocab = parse_vocab(parse_json_file(vocab_json), vocab_json);
+  const std::string text = read_file(merges_txt);
+  std::vector<std::pair<std::string, std::string>> merges;
+  std::vector<std::string> where;
+  std::size_t pos = 0;
+  for (int line_no = 1; pos < text.size(); ++line_no) {
+    std::size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    std::string line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || (line_no == 1 && line.rfind("#version", 0) == 0)) continue;
+    std::pair<std::string, std::string> m;
+    if (!split_merge(line, m))
+      throw BadInput(merges_txt + ":" + std::to_string(line_no) + ": expected two tokens separated by one space, got '" +
+                     line + "'");
+    merges.push_back(std::move(m));
+    where.push_back("line " + std::to_string(line_no));
+  }
+  Tokenizer t = build(vocab, merges, where, vocab_json, merges_txt);
+  t.source_ = vocab_json + " + " + merges_txt;
+  return t;
+}
+
+Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
+  const json j = parse_json_file(path);
+  if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
+    throw BadInput(path + ": model: missing (expected an object with type \"BPE\", vocab and merges)");
+  const json& m = j["model"];
+  if (m.contains("type") && m["type"] != "BPE")
+    throw BadInput(path + ": model.type: " + m["type"].dump() + " is not supported (only \"BPE\")");
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+    if (m.contains(key) && !m[key].is_null() && m[key] != "")
+      throw BadInput(path + ": model." + key + ": " + m[key].dump() + " is not supported (GPT-2 uses none)");
+  }
+  if (!m.contains("vocab")) throw BadInput(path + ": model.vocab: missing");
+  if (!m.contains("merges") || !m["merges"].is_array())
+    throw BadInput(path + ": model.merges: missing or not an array");
+  const auto vocab = parse_vocab(m["vocab"], path + ": model.vocab");
+  const json& jm = m["merges"];
+  std::vector<std::pair<std::string, std::string>> merges;
+  std::vector<std::string> where;
+  merges.reserve(jm.size());
+  for (std::size_t i = 0; i < jm.size(); ++i) {
+    const json& e = jm[i];
+    const std::string w = "model.merges[" + std::to_string(i) + "]";
+    std::pair<std::string, std::string> p;
+    bool ok = false;
+    if (e.is_string()) {
+      ok = split_merge(e.get<std::string>(), p);
+    } else if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string()) {
+      p = {e[0].get<std::string>(), e[1].get<std::string>()};
+      ok = !p.first.empty() && !p.second.empty();
+    }
+    if (!ok)
+      throw BadInput(path + ": " + w + ": expected \"a b\" or [\"a\", \"b\"] with two non-empty tokens, got " +
+                     e.dump());
+    merges.push_back(std::move(p));
+    where.push_back(w);
+  }
+  Tokenizer t = build(vocab, merges, where, path, path);
+  t.source_ = path;
+  return t;
+}
+
+std::optional<Tokenizer> Tokenizer::load(const std::string& model_dir) {
+  std::error_code ec;
+  const fs::path dir(model_dir);
+  if (!fs::is_directory(dir, ec)) return std::nullopt;
+  const fs::path tj = dir / "tokenizer.json", vj = dir / "vocab.json", mt = dir / "merges.txt";
+  if (fs::exists(tj, ec)) return from_tokenizer_json(tj.string());
+  const bool has_vocab = fs::exists(vj, ec), has_merges = fs::exists(mt, ec);
+  if (has_vocab && has_merges) return from_vocab_merges(vj.string(), mt.string());
+  if (has_vocab) throw BadInput(vj.string() + ": found without merges.txt beside it");
+  if (has_merges) throw BadInput(mt.string() + ": found without vocab.json beside it");
+  return std::nullopt;
+}
+
+// ---- encode / decode --------------------------------------------------------------------------
+void Tokenizer::bpe(std::string_view word, std::vector<std::int32_t>& out) const {
+  std::vector<std::int32_t> sym(word.size());  // [symbols] token ids, one byte each to start
+  for (std::size_t i = 0; i < word.size(); ++i) sym[i] = byte_id_[static_cast<std::uint8_t>(word[i])];
+  while (sym.size() > 1) {
+    // The adjacent pair with the lowest rank, then every occurrence of it, left to right.
+    const Merge* best = nullptr;
+    std::uint64_t best_key = 0;
+    for (std::size_t k = 0; k + 1 < sym.size(); ++k) {
+      const std::uint64_t key = pair_key(sym[k], sym[k + 1]);
+      const auto it = merges_.find(key);
+      if (it != merges_.end() && (!best || it->second.rank < best->rank)) {
+        best = &it->second;
+        best_key = key;
+      }
+    }
+    if (!best) break;
+    std::size_t w = 0;
+    for (std::size_t r = 0; r < sym.size();) {
+      if (r + 1 < sym.size() && pair_key(sym[r], sym[r + 1]) == best_key) {
+        sym[w++] = best->result;
+        r += 2;
+      } else {
+        sym[w++] = sym[r++];
+      }
+    }
+    sym.resize(w);
+  }
+  out.insert(out.end(), sym.begin(), sym.end());
+}
+
+std::vector<std::int32_t> Tokenizer::encode(std::string_view text) const {
+  std::vector<std::int32_t> ids;
+  for_each_word(text, [&](std::string_view word) {
+    const std::string key(word);
+    {
+      std::lock_guard<std::mutex> lock(cache_->mu);
+      const auto it = cache_->words.find(key);
+      if (it != cache_->words.end()) {
+        ids.insert(ids.end(), it->second.begin(), it->second.end());
+        return;
+      }
+    }
+    const std::size_t first = ids.size();
+    bpe(word, ids);
+    std::lock_guard<std::mutex> lock(cache_->mu);
+    if (cache_->words.size() >= kMaxCachedWords) cache_->words.clear();
+    cache_->words.emplace(key, std::vector<std::int32_t>(ids.begin() + static_cast<std::ptrdiff_t>(first), ids.end()));
+  });
+  return ids;
+}
+
+bool Tokenizer::has_id(std::int32_t id) const {
+  return id >= 0 && static_cast<std::size_t>(id) < id_present_.size() && id_present_[static_cast<std::size_t>(id)];
+}
+
+std::string Tokenizer::decode(const std::vector<std::int32_t>& ids) const {
+  std::string out;
+  for (const std::int32_t id : ids) {
+    if (!has_id(id))
+      throw BadInput("token id " + std::to_string(id) + " is not in the vocabulary of the tokenizer (" + source_ + ")");
+    out += id_bytes_[static_cast<std::size_t>(id)];
+  }
+  return out;
+}
+
+std::vector<std::string> Tokenizer::split_words(std::string_view text) {
+  std::vector<std::string> words;
+  for_each_word(text, [&](std::string_view w) { words.emplace_back(w); });
+  return words;
+}
+
+}  // namespace ferry

@@ -1,0 +1,97 @@
+// CPU causal attention over nested sequences, unfused (f32): for each sequence and head, the score
+// matrix S = Q K^T / sqrt(D) is materialised by cblas_sgemm (the whole L x L square, as an unfused
+// path computes it), softmaxed row by row over the visible keys j <= i with zeros written above
+// the diagonal, and multiplied by V with a second sgemm. Three passes over an L x L matrix: the
+// comparison path of `ferry bench fusion` for the flash-style attention_prefill.
+#include <cblas.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "ops/cpu.h"
+#include "ops/validate.h"
+
+namespace ferry::ops::cpu {
+namespace {
+
+blasint blas_int(std::int64_t v) {
+  if (v > static_cast<std::int64_t>(INT_MAX))
+    throw InternalError("attention_prefill_unfused: dimension " + std::to_string(v) + " exceeds the BLAS int range");
+  return static_cast<blasint>(v);
+}
+
+// p[0..i] = softmax(p[0..i]); p[i+1..n) = 0.
+void softmax_causal_row(float* p, std::int64_t i, std::int64_t n) {
+  float m = -std::numeric_limits<float>::infinity();
+  for (std::int64_t j = 0; j <= i; ++j) m = std::max(m, p[j]);
+  float sum = 0.0f;
+  for (std::int64_t j = 0; j <= i; ++j) {
+    p[j] = std::exp(p[j] - m);
+    sum += p[j];
+  }
+  const float inv = 1.0f / sum;
+  for (std::int64_t j = 0; j <= i; ++j) p[j] *= inv;
+  for (std::int64_t j = i + 1; j < n; ++j) p[j] = 0.0f;
+}
+
+}  // namespace
+
+void attention_prefill_unfused(TensorView qkv, TensorView offsets, int n_heads, TensorView scores, TensorView out) {
+  check::attention_prefill_unfused(DeviceKind::CPU, qkv, offsets, n_heads, scores, out);
+  const std::int64_t n_tokens = qkv.dim(0);
+  const std::int64_t hidden = qkv.dim(1) / 3;
+  const std::int64_t head_dim = hidden / n_heads;
+  const std::int64_t n_seq = offsets.dim(0) - 1;
+  const std::int64_t max_len = scores.dim(1);
+  const auto* off = offsets.as<const std::int32_t>();  // [B+1]
+  if (off[0] != 0 || off[n_seq] != n_tokens)
+    throw InternalError("attention_prefill_unfused: offsets must run from 0 to T = " + std::to_string(n_tokens) +
+                        ", got " + std::to_string(off[0]) + " .. " + std::to_string(off[n_seq]));
+  for (std::int64_t b = 0; b < n_seq; ++b) {
+    if (off[b + 1] < off[b])
+      throw InternalError("attention_prefill_unfused: offsets decrease at offsets[" + std::to_string(b + 1) + "]");
+    if (off[b + 1] - off[b] > max_len)
+      throw InternalError("attention_prefill_unfused: sequence " + std::to_string(b) + " has " +
+                          std::to_string(off[b + 1] - off[b]) + " tokens, more than the scores workspace's max_len " +
+                          std::to_string(max_len));
+  }
+  if (n_tokens == 0 || head_dim == 0) return;
+
+  const auto* base = qkv.as<const float>();  // [T, 3H]
+  auto* s = scores.as<float>();              // [n_heads, max_len, max_len]
+  auto* o = out.as<float>();                 // [T, H]
+  const blasint ld_qkv = blas_int(3 * hidden);
+  const blasint ld_s = blas_int(max_len);
+  const blasint d = blas_int(head_dim);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  for (std::int64_t b = 0; b < n_seq; ++b) {
+    const std::int64_t start = off[b];
+    const std::int64_t len = off[b + 1] - start;
+    if (len == 0) continue;
+    const blasint l = blas_int(len);
+    const float* rows = base + start * 3 * hidden;
+    // Pass 1: S_h[L, L] = scale * Q_h[L, D] K_h[L, D]^T.
+    for (int h = 0; h < n_heads; ++h)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l, l, d, scale, rows + h * head_dim, ld_qkv,
+                  rows + hidden + h * head_dim, ld_qkv, 0.0f, s + h * max_len * max_len, ld_s);
+    // Pass 2: causal softmax of every row, in place.
+    const std::int64_t n_rows = static_cast<std::int64_t>(n_heads) * len;
+#pragma omp parallel for schedule(static) if (n_rows * len > 65536)
+    for (std::int64_t r = 0; r < n_rows; ++r) {
+      const std::int64_t h = r / len;
+      const std::int64_t i = r % len;
+      softmax_causal_row(s + (h * max_len + i) * max_len, i, len);
+    }
+    // Pass 3: O_h[L, D] = P_h[L, L] V_h[L, D], written into out's columns of head h.
+    for (int h = 0; h < n_heads; ++h)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l, d, l, 1.0f, s + h * max_len * max_len, ld_s,
+                  rows + 2 * hidden + h * head_dim, ld_qkv, 0.0f, o + start * hidden + h * head_dim,
+                  blas_int(hidden));
+  }
+}
+
+}  // namespace ferry::ops::cpu

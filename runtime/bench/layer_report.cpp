@@ -1,0 +1,137 @@
+#include "runtime/bench/layer_report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "base/units.h"
+#include "runtime/bench/measure.h"
+
+namespace ferry::bench {
+
+namespace {
+
+std::string percent(double f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f%%", f * 100.0);
+  return buf;
+}
+
+std::string ms(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, s * 1e3 >= 10 ? "%.1f ms" : "%.3f ms", s * 1e3);
+  return buf;
+}
+
+std::string rate(double bps) { return format_bytes(static_cast<std::uint64_t>(std::max(0.0, bps))) + "/s"; }
+
+}  // namespace
+
+LayerReport layer_report(const Engine& engine, const RunStats& stats, const std::vector<TimelineRecord>& records) {
+  LayerReport rep;
+  bool any_decode = false;
+  for (const TimelineRecord& r : records) any_decode = any_decode || r.step >= 1;
+  rep.steps_kind = any_decode ? "decode" : "prefill";
+  auto counted = [&](int step) { return any_decode ? step >= 1 : step == 0; };
+
+  // The compute stream's intervals per step, in time order.
+  std::map<int, std::vector<const TimelineRecord*>> lane;
+  for (const TimelineRecord& r : records)
+    if (r.stream == 0 && counted(r.step)) lane[r.step].push_back(&r);
+  const int packs = static_cast<int>(engine.layouts().size());
+  std::vector<double> wait(static_cast<std::size_t>(packs), 0.0), compute(static_cast<std::size_t>(packs), 0.0);
+  std::vector<int> seen(static_cast<std::size_t>(packs), 0);
+  for (auto& [step, recs] : lane) {
+    std::sort(recs.begin(), recs.end(), [](const TimelineRecord* a, const TimelineRecord* b) { return a->begin_us < b->begin_us; });
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+      const TimelineRecord& r = *recs[i];
+      if (r.kind != TimelineKind::Compute || r.pack < 1 || r.pack >= packs) continue;
+      const auto p = static_cast<std::size_t>(r.pack);
+      if (i > 0) wait[p] += std::max(0.0, r.begin_us - recs[i - 1]->end_us) * 1e-3;
+      compute[p] += std::max(0.0, r.end_us - r.begin_us) * 1e-3;
+      ++seen[p];
+    }
+  }
+  rep.steps = static_cast<int>(lane.size());
+  for (int p = 0; p < packs; ++p) {
+    LayerReportRow row;
+    row.pack = p;
+    row.layer = p == 0 ? std::string("static") : std::string("L").append(std::to_string(p - 1));
+    row.bytes = engine.layouts()[static_cast<std::size_t>(p)].bytes();
+    row.lives = engine.plan().keep[static_cast<std::size_t>(p)] ? "resident" : "streamed";
+    const int n = seen[static_cast<std::size_t>(p)];
+    row.steps = n;
+    if (n > 0) {
+      row.prefetch_wait_ms = wait[static_cast<std::size_t>(p)] / n;
+      row.compute_ms = compute[static_cast<std::size_t>(p)] / n;
+    }
+    rep.rows.push_back(row);
+  }
+  rep.verdict = verdict_line(stats, engine.plan());
+  return rep;
+}
+
+std::string verdict_line(const RunStats& st, const Plan& plan) {
+  if (st.steps.empty())
+    return "verdict: no bound: the run measured no bandwidths (--no-probe); drop it, or pass --probe FILE saved "
+           "by `ferry probe`";
+  std::vector<double> measured, bound;
+  const bool decode = st.decode_steps > 0;
+  for (const StepBound& b : st.steps) {
+    if ((b.step >= 1) != decode) continue;
+    measured.push_back(b.measured_s);
+    bound.push_back(b.bound_s);
+  }
+  const double fraction = decode ? st.decode_bound_fraction : st.prefill_bound_fraction;
+  std::string limited = st.limited_by;
+  if (limited.empty())
+    for (const StepBound& b : st.steps)
+      if (b.step == 0) limited = b.limited_by;
+  std::string why;
+  if (limited == "link")
+    why = "the host->device link (" + rate(st.bound_link_bps) + " probed for " + policy_name(plan.policy) + ")";
+  else if (limited == "memory")
+    why = "device memory bandwidth (" + rate(st.bound_memory_bps) + " probed)";
+  else if (limited == "compute")
+    why = "compute (the weight copies hid behind it)";
+  else
+    why = limited.empty() ? "nothing measurable" : limited;
+  const std::string unit = decode ? "/step" : " prefill";
+  return "verdict: " + std::string(decode ? "decode" : "prefill") + " at " + percent(fraction) + " of the bound (" +
+         ms(spread_of(measured).median) + unit + " measured, " + ms(spread_of(bound).median) + unit +
+         " bound), limited by " + why;
+}
+
+std::string format_layer_report(const LayerReport& r) {
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof line, "per layer (mean over %d %s step%s):\n", r.steps, r.steps_kind.c_str(),
+                r.steps == 1 ? "" : "s");
+  out += line;
+  std::snprintf(line, sizeof line, "%-8s %12s  %-9s %15s %13s\n", "layer", "bytes", "lives", "prefetch wait", "compute");
+  out += line;
+  for (const LayerReportRow& row : r.rows) {
+    const std::string w = row.steps ? ms(row.prefetch_wait_ms * 1e-3) : "-";
+    const std::string c = row.steps ? ms(row.compute_ms * 1e-3) : "-";
+    std::snprintf(line, sizeof line, "%-8s %12s  %-9s %15s %13s\n", row.layer.c_str(), format_bytes(row.bytes).c_str(),
+                  row.lives.c_str(), w.c_str(), c.c_str());
+    out += line;
+  }
+  out += r.verdict + "\n";
+  return out;
+}
+
+nlohmann::json layer_report_json(const LayerReport& r) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const LayerReportRow& row : r.rows)
+    layers.push_back({{"layer", row.layer},
+                      {"pack", row.pack},
+                      {"bytes", row.bytes},
+                      {"lives", row.lives},
+                      {"prefetch_wait_ms", row.steps ? nlohmann::json(row.prefetch_wait_ms) : nlohmann::json(nullptr)},
+                      {"compute_ms", row.steps ? nlohmann::json(row.compute_ms) : nlohmann::json(nullptr)},
+                      {"steps", row.steps}});
+  return {{"steps_kind", r.steps_kind}, {"steps", r.steps}, {"layers", layers}, {"verdict", r.verdict}};
+}
+
+}  // namespace ferry::bench

@@ -1,0 +1,263 @@
+// The GPT-2 byte-level BPE tokenizer against ids from an independent Python encoder
+// (scripts/golden/make_tokenizer_golden.py -> tests/data/tokenizer/), in both file formats; its
+// error messages; and `ferry run --prompt TEXT` on a tiny Hugging Face directory with a tokenizer.
+#include "models/tokenizer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "tests/support/test_util.h"
+
+namespace fs = std::filesystem;
+using ferry::BadInput;
+using ferry::Tokenizer;
+using nlohmann::json;
+using namespace ferry::test;
+
+namespace {
+
+const fs::path kData = fs::path(FERRY_TEST_DATA) / "tokenizer";
+
+json cases_json() { return json::parse(read_text(kData / "cases.json")); }
+
+std::string q(const fs::path& p) {  // shell-quoted (built with += : GCC 12 warns falsely on "'" + s + "'")
+  std::string s = "'";
+  s += p.string();
+  s += '\'';
+  return s;
+}
+
+// Expects a BadInput whose message contains every part.
+template <class F>
+void expect_bad_input(F&& f, std::initializer_list<std::string> parts) {
+  try {
+    f();
+    ADD_FAILURE() << "no BadInput";
+  } catch (const BadInput& e) {
+    const std::string msg = e.what();
+    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+}
+
+class TokenizerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir = temp_dir("tokenizer"); }
+  void TearDown() override { fs::remove_all(dir); }
+  fs::path dir;
+};
+
+void check_all_cases(const Tokenizer& tok) {
+  const json c = cases_json();
+  ASSERT_EQ(c["version"], "tokenizer-v1");
+  EXPECT_EQ(tok.vocab_size(), c["vocab_size"].get<int>());
+  EXPECT_EQ(tok.num_merges(), c["num_merges"].get<std::size_t>());
+  ASSERT_GE(c["cases"].size(), 30u);
+  for (const auto& cs : c["cases"]) {
+    const std::string text = cs["text"];
+    const auto expected = cs["ids"].get<std::vector<std::int32_t>>();
+    EXPECT_EQ(tok.encode(text), expected) << "text: " << json(text).dump();
+    EXPECT_EQ(tok.decode(expected), text) << "text: " << json(text).dump();
+    EXPECT_EQ(tok.encode(text), expected) << "again (cached): " << json(text).dump();
+  }
+}
+
+TEST_F(TokenizerTest, VocabAndMergesMatchTheIndependentEncoder) {
+  check_all_cases(Tokenizer::from_vocab_merges((kData / "vocab.json").string(), (kData / "merges.txt").string()));
+}
+
+TEST_F(TokenizerTest, TokenizerJsonMatchesTheIndependentEncoder) {
+  check_all_cases(Tokenizer::from_tokenizer_json((kData / "tokenizer.json").string()));
+}
+
+TEST_F(TokenizerTest, TokenizerJsonWithPairMerges) {
+  json tj = json::parse(read_text(kData / "tokenizer.json"));
+  json pairs = json::array();
+  for (const auto& m : tj["model"]["merges"]) {
+    const std::string s = m;
+    const auto sp = s.find(' ');
+    pairs.push_back({s.substr(0, sp), s.substr(sp + 1)});
+  }
+  tj["model"]["merges"] = pairs;
+  write_text(dir / "tokenizer.json", tj.dump());
+  const auto tok = Tokenizer::load(dir.string());
+  ASSERT_TRUE(tok.has_value());
+  check_all_cases(*tok);
+}
+
+TEST_F(TokenizerTest, LoadPrefersTokenizerJsonAndFindsNothingInAnEmptyDirectory) {
+  EXPECT_FALSE(Tokenizer::load(dir.string()).has_value());
+  EXPECT_FALSE(Tokenizer::load((dir / "missing").string()).has_value());
+  fs::copy_file(kData / "vocab.json", dir / "vocab.json");
+  fs::copy_file(kData / "merges.txt", dir / "merges.txt");
+  auto a = Tokenizer::load(dir.string());
+  ASSERT_TRUE(a.has_value());
+  EXPECT_NE(a->source().find("merges.txt"), std::string::npos);
+  fs::copy_file(kData / "tokenizer.json", dir / "tokenizer.json");
+  auto b = Tokenizer::load(dir.string());
+  ASSERT_TRUE(b.has_value());
+  EXPECT_NE(b->source().find("tokenizer.json"), std::string::npos);
+  EXPECT_EQ(a->encode("Hello world"), b->encode("Hello world"));
+}
+
+TEST_F(TokenizerTest, PreTokenisationFollowsThePattern) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(Tokenizer::split_words("I'm here"), (V{"I", "'m", " here"}));
+  EXPECT_EQ(Tokenizer::split_words("they'll've 'S"), (V{"they", "'ll", "'ve", " '", "S"}));
+  EXPECT_EQ(Tokenizer::split_words("a  b"), (V{"a", " ", " b"}));
+  EXPECT_EQ(Tokenizer::split_words("a \tb"), (V{"a", " ", "\t", "b"}));
+  EXPECT_EQ(Tokenizer::split_words("x   "), (V{"x", "   "}));
+  EXPECT_EQ(Tokenizer::split_words("abc123 4.5!!"), (V{"abc", "123", " 4", ".", "5", "!!"}));
+  EXPECT_EQ(Tokenizer::split_words("\xCE\xB1\xCE\xB2 \xE6\x9D\xB1\xE4\xBA\xAC"),  // "αβ 東京"
+            (V{"\xCE\xB1\xCE\xB2", " \xE6\x9D\xB1\xE4\xBA\xAC"}));
+  EXPECT_TRUE(Tokenizer::split_words("").empty());
+}
+
+TEST_F(TokenizerTest, InvalidUtf8IsKeptAsBytes) {
+  const Tokenizer tok = Tokenizer::from_tokenizer_json((kData / "tokenizer.json").string());
+  for (const std::string& s : {std::string("\xFF\xFE abc \xC3"), std::string("caf\xC3\xA9\x80\x80 x"),
+                              std::string("nul\0byte", 8), std::string("\xED\xA0\x80 surrogate")}) {
+    const auto ids = tok.encode(s);
+    EXPECT_FALSE(ids.empty());
+    EXPECT_EQ(tok.decode(ids), s) << json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  // A token cut out of a multi-byte character decodes to its bytes alone.
+  const auto ids = tok.encode("\xE6\x9D\xB1");  // 東
+  std::string joined;
+  for (const auto id : ids) joined += tok.decode({id});
+  EXPECT_EQ(joined, "\xE6\x9D\xB1");
+  expect_bad_input([&] { tok.decode({tok.vocab_size()}); }, {"token id", std::to_string(tok.vocab_size())});
+  expect_bad_input([&] { tok.decode({-1}); }, {"token id -1"});
+}
+
+TEST_F(TokenizerTest, MalformedFilesNameTheFile) {
+  const std::string vocab = read_text(kData / "vocab.json");
+  const std::string merges = read_text(kData / "merges.txt");
+  const auto vm = [&](const std::string& v, const std::string& m) {
+    write_text(dir / "vocab.json", v);
+    write_text(dir / "merges.txt", m);
+    return [this] { Tokenizer::load(dir.string()); };
+  };
+  const std::string vp = (dir / "vocab.json").string(), mp = (dir / "merges.txt").string();
+  expect_bad_input(vm("{\"a\": ", merges), {vp, "invalid JSON"});
+  expect_bad_input(vm("[1, 2]", merges), {vp, "object"});
+  expect_bad_input(vm("{\"a\": \"x\"}", merges), {vp, "'a'", "not an integer"});
+  expect_bad_input(vm("{\"a\": -3}", merges), {vp, "'a'"});
+  expect_bad_input(vm("{\"a\": 0}", merges), {vp, "no token for byte", "byte-level"});
+  json dup = json::parse(vocab);
+  dup["zzz"] = 5;
+  expect_bad_input(vm(dup.dump(), merges), {vp, "id 5", "two tokens"});
+  expect_bad_input(vm(vocab, "#version: 0.2\nh e\nthree parts here\n"), {mp + ":3:", "two tokens"});
+  expect_bad_input(vm(vocab, "#version: 0.2\nh\n"), {mp + ":2:"});
+  expect_bad_input(vm(vocab, "#version: 0.2\nh e\nQQQQ e\n"), {mp, "line 3", "'QQQQ'", "not in the vocabulary"});
+  // A merge whose result is not a token is malformed too.
+  json no_result = json::parse(vocab);
+  no_result.erase("he");
+  expect_bad_input(vm(no_result.dump(), merges), {mp, "'he'", "not in the vocabulary"});
+  fs::remove(dir / "merges.txt");
+  expect_bad_input([&] { Tokenizer::load(dir.string()); }, {vp, "without merges.txt"});
+
+  fs::remove(dir / "vocab.json");
+  const std::string tp = (dir / "tokenizer.json").string();
+  const json good = json::parse(read_text(kData / "tokenizer.json"));
+  const auto tj = [&](const std::function<void(json&)>& edit) {
+    json j = good;
+    edit(j);
+    write_text(dir / "tokenizer.json", j.dump());
+    return [this] { Tokenizer::load(dir.string()); };
+  };
+  expect_bad_input(tj([](json& j) { j.erase("model"); }), {tp, "model"});
+  expect_bad_input(tj([](json& j) { j["model"]["type"] = "WordPiece"; }), {tp, "model.type", "WordPiece"});
+  expect_bad_input(tj([](json& j) { j["model"]["merges"][4] = 7; }), {tp, "model.merges[4]"});
+  expect_bad_input(tj([](json& j) { j["model"]["merges"][2] = json::array({"h"}); }), {tp, "model.merges[2]"});
+  expect_bad_input(tj([](json& j) { j["model"]["merges"][1] = "QQQQ e"; }), {tp, "model.merges[1]", "'QQQQ'"});
+  expect_bad_input(tj([](json& j) { j["model"]["vocab"] = json::array(); }), {tp, "model.vocab"});
+  expect_bad_input(tj([](json& j) { j["model"]["end_of_word_suffix"] = "</w>"; }), {tp, "end_of_word_suffix"});
+  write_text(dir / "tokenizer.json", "{\"model\": ");
+  expect_bad_input([&] { Tokenizer::load(dir.string()); }, {tp, "invalid JSON"});
+}
+
+// A tiny Hugging Face GPT-2 directory whose vocabulary holds every id of the test tokenizer.
+void write_tiny_hf_dir(const fs::path& d, bool with_tokenizer) {
+  fs::create_directories(d);
+  const int vocab = cases_json()["vocab_size"];
+  json cfg = json::parse(tiny_hf_config(2));
+  cfg["vocab_size"] = vocab;
+  write_text(d / "config.json", cfg.dump(2));
+  auto tensors = tiny_hf_tensors(2);
+  tensors["wte.weight"] = zeros_f32({vocab, 96});
+  write_safetensors_raw(d / "model.safetensors", tensors);
+  if (with_tokenizer) {
+    fs::copy_file(kData / "vocab.json", d / "vocab.json");
+    fs::copy_file(kData / "merges.txt", d / "merges.txt");
+  }
+}
+
+TEST_F(TokenizerTest, FerryRunTokenizesTextPromptsAndPrintsTheText) {
+  write_tiny_hf_dir(dir / "hf", true);
+  const Tokenizer tok = Tokenizer::from_tokenizer_json((kData / "tokenizer.json").string());
+  const std::string prompt = "Hello world, it's 2024!";
+  const CmdResult r =
+      run_ferry("run -q --no-probe -m " + q(dir / "hf") + " --prompt \"" + prompt + "\" -n 3 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j["sequences"].size(), 1u);
+  const json& s = j["sequences"][0];
+  EXPECT_EQ(s["prompt_ids"].get<std::vector<std::int32_t>>(), tok.encode(prompt));
+  const auto gen = s["generated_ids"].get<std::vector<std::int32_t>>();
+  ASSERT_EQ(gen.size(), 3u);
+  ASSERT_TRUE(s.contains("generated_text")) << s.dump();
+  EXPECT_EQ(s["generated_text"].get<std::string>(), tok.decode(gen));
+
+  const CmdResult t = run_ferry("run -q --no-probe -m " + q(dir / "hf") + " --prompt \"" + prompt + "\" -n 3");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("sequence 0 text: " + json(tok.decode(gen)).dump()), std::string::npos) << t.out;
+
+  // One text prompt per line of --prompt-file (blank lines skipped).
+  write_text(dir / "p.txt", "The end.\n\nCaf\xC3\xA9 na\xC3\xAFve\r\n");
+  const CmdResult f = run_ferry("run -q --no-probe -m " + q(dir / "hf") + " --prompt-file " + q(dir / "p.txt") +
+                                " -n 2 --json");
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  const json fj = json::parse(f.out);
+  ASSERT_EQ(fj["sequences"].size(), 2u);
+  EXPECT_EQ(fj["sequences"][0]["prompt_ids"].get<std::vector<std::int32_t>>(), tok.encode("The end."));
+  EXPECT_EQ(fj["sequences"][1]["prompt_ids"].get<std::vector<std::int32_t>>(), tok.encode("Caf\xC3\xA9 na\xC3\xAFve"));
+
+  // With --ids the ids are taken as given, and the text is still printed.
+  const CmdResult i = run_ferry("run -q --no-probe -m " + q(dir / "hf") + " --prompt '39 68 75' --ids -n 1 --json");
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  const json ij = json::parse(i.out);
+  EXPECT_EQ(ij["sequences"][0]["prompt_ids"], json({39, 68, 75}));
+  EXPECT_TRUE(ij["sequences"][0].contains("generated_text"));
+}
+
+TEST_F(TokenizerTest, FerryRunWithoutATokenizerAsksForIds) {
+  write_tiny_hf_dir(dir / "hf", false);
+  const CmdResult r = run_ferry("run -q --no-probe -m " + q(dir / "hf") + " --prompt 'Hello' -n 1");
+  EXPECT_EQ(r.exit_code, 2);
+  for (const std::string& part : std::vector<std::string>{"--prompt", "has no tokenizer",
+                                                          "vocab.json/merges.txt or tokenizer.json", (dir / "hf").string(),
+                                                          "--ids"})
+    EXPECT_NE(r.err.find(part), std::string::npos) << part << " not in: " << r.err;
+  const CmdResult ids = run_ferry("run -q --no-probe -m " + q(dir / "hf") + " --prompt '1 2 3' --ids -n 1 --json");
+  ASSERT_EQ(ids.exit_code, 0) << ids.err;
+  EXPECT_FALSE(json::parse(ids.out)["sequences"][0].contains("generated_text"));
+
+  write_text(dir / "m.toml", tiny_toml(2));
+  const CmdResult toml = run_ferry("run -q --no-probe -m " + q(dir / "m.toml") + " --prompt-file " + q(dir / "m.toml"));
+  EXPECT_EQ(toml.exit_code, 2);
+  EXPECT_NE(toml.err.find("--prompt-file: model"), std::string::npos) << toml.err;
+  EXPECT_NE(toml.err.find("has no tokenizer"), std::string::npos) << toml.err;
+
+  // A malformed tokenizer is an error for text prompts.
+  write_text(dir / "hf" / "tokenizer.json", "{");
+  const CmdResult bad = run_ferry("run -q --no-probe -m " + q(dir / "hf") + " --prompt 'Hello' -n 1");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("tokenizer.json"), std::string::npos) << bad.err;
+}
+
+}  // namespace

@@ -1,0 +1,98 @@
+// `ferry probe`: measures the bandwidths that bound out-of-core inference on this machine, prints
+// them and saves them as JSON for `ferry run --probe` (DESIGN.md, "The limit we measure against").
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "base/error.h"
+#include "base/units.h"
+#include "memory/probe.h"
+#include "runtime/report.h"
+#include "tools/cli_common.h"
+
+namespace ferry::cli {
+namespace {
+
+struct ProbeFlags {
+  std::string device = "cpu";
+  int threads = 0;
+  std::string bytes = "256MiB";
+  int repeats = 5;
+  std::string out;
+  std::string scratch_dir = "/tmp";
+  bool json = false;
+};
+
+struct Row {
+  const char* name;
+  double bps;
+  const char* policy;
+  const char* cpu_what;
+  const char* cuda_what;
+};
+
+void print_table(const ProbeResult& p, std::FILE* out) {
+  const bool cuda = p.device == "cuda";
+  std::fprintf(out, "probe      %s: %s on %s, %s x %d repeats (median), commit %s, %s\n", p.device.c_str(),
+               p.device_name.c_str(), p.host.c_str(), format_bytes(p.bytes).c_str(), p.repeats, p.commit.c_str(),
+               p.when.c_str());
+  const Row rows[] = {
+      {"h2d", p.h2d_bps, "stream", "RAM -> RAM memcpy on a copy stream", "pinned host -> device cudaMemcpyAsync"},
+      {"d2h", p.d2h_bps, "-", "RAM -> RAM memcpy, the other way", "device -> pinned host cudaMemcpyAsync"},
+      {"prefetch", p.managed_prefetch_bps, "um-prefetch", "madvise(WILLNEED) + touch of a dropped file",
+       "cudaMemPrefetchAsync of managed memory to the device"},
+      {"fault", p.fault_bps, "um", "page faults reading a dropped file", "a kernel faulting managed pages in"},
+      {"memory", p.device_bps, "resident", "streaming read of RAM by the compute threads",
+       "device copy kernel (bytes read + written)"},
+  };
+  std::fprintf(out, "%-10s %12s  %-12s %s\n", "measure", "bandwidth", "bounds", "how");
+  for (const Row& r : rows) {
+    char bw[32];
+    if (r.bps > 0) std::snprintf(bw, sizeof bw, "%.2f GB/s", r.bps / 1e9);
+    else std::snprintf(bw, sizeof bw, "n/a");
+    std::fprintf(out, "%-10s %12s  %-12s %s\n", r.name, bw, r.policy, cuda ? r.cuda_what : r.cpu_what);
+  }
+}
+
+void run(const ProbeFlags& f) {
+  const DeviceKind device = parse_device(f.device);
+  ProbeOptions opt;
+  opt.bytes = parse_bytes(f.bytes, "--bytes");
+  opt.repeats = f.repeats;
+  opt.scratch_dir = f.scratch_dir;
+  if (f.threads < 0) throw BadInput("--threads: must be >= 0, got " + std::to_string(f.threads));
+  const std::string out = f.out.empty() ? "ferry-probe-" + std::string(device_name(device)) + ".json" : f.out;
+  std::unique_ptr<Backend> backend = make_backend(device, 0, f.threads);
+  ProbeResult p = run_probe(*backend, opt);
+  p.commit = git_commit();
+  save_probe(p, out);
+  if (f.json) {
+    std::printf("%s\n", probe_to_json(p).c_str());
+  } else {
+    print_table(p, stdout);
+    std::printf("wrote      %s\n", out.c_str());
+  }
+}
+
+}  // namespace
+
+void register_probe(CLI::App& app) {
+  auto f = std::make_shared<ProbeFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "probe",
+      "Measure the bandwidths a run is bounded by (host->device link per policy, device memory) and save\n"
+      "them as JSON for `ferry run --probe FILE`. Each figure is the median of --repeats measurements.\n"
+      "Example: ferry probe --device cuda --bytes 1GiB --repeats 7 --out h100.json");
+  sub->add_option("--device", f->device, "Device to measure: cpu or cuda")->capture_default_str();
+  sub->add_option("--threads", f->threads, "CPU threads reading memory (0 = all cores)")->capture_default_str();
+  sub->add_option("--bytes", f->bytes, "Bytes per measurement (on CUDA at most a quarter of the free device memory)")
+      ->capture_default_str();
+  sub->add_option("--repeats", f->repeats, "Measurements per figure; the median is reported")->capture_default_str();
+  sub->add_option("--out", f->out, "JSON file to write (default: ferry-probe-<device>.json in the current directory)");
+  sub->add_option("--scratch-dir", f->scratch_dir, "CPU: directory for the temporary file of the mmap measurements")
+      ->capture_default_str();
+  sub->add_flag("--json", f->json, "Print the JSON instead of the table");
+  sub->callback([f] { run(*f); });
+}
+
+}  // namespace ferry::cli
