@@ -24,12 +24,7 @@ const fs::path kData = fs::path(FERRY_TEST_DATA) / "tokenizer";
 
 json cases_json() { return json::parse(read_text(kData / "cases.json")); }
 
-std::string q(const fs::path& p) {  // shell-quoted (built with += : GCC 12 warns falsely on "'" + s + "'")
-  std::string s = "'";
-  s += p.string();
-  s += '\'';
-  return s;
-}
+std::string q(const fs::path& p) { return shell_quote(p); }
 
 // Expects a BadInput whose message contains every part.
 template <class F>

@@ -60,7 +60,7 @@ inline bool system_python_has_matplotlib() {
   return std::system("/usr/bin/python3 -c 'import matplotlib' >/dev/null 2>&1") == 0;
 }
 
-inline std::string quoted(const std::filesystem::path& p) { return std::string("'").append(p.string()).append("'"); }
+inline std::string quoted(const std::filesystem::path& p) { return shell_quote(p); }
 
 // A number > 0 (fails with the column's name otherwise).
 inline ::testing::AssertionResult positive(const nlohmann::json& row, const std::string& col) {

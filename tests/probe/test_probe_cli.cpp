@@ -19,13 +19,7 @@ class ProbeCli : public ::testing::Test {
     write_text(dir / "m.toml", tiny_toml(4));
   }
   void TearDown() override { fs::remove_all(dir); }
-  // Shell-quoted path (appended piecewise: GCC 12 warns falsely on "'" + std::string&&).
-  static std::string q(const fs::path& p) {
-    std::string s(1, '\'');
-    s += p.string();
-    s += '\'';
-    return s;
-  }
+  static std::string q(const fs::path& p) { return shell_quote(p); }
   fs::path dir;
 };
 
