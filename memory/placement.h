@@ -46,7 +46,7 @@ class Placement {
   virtual void fill_end(int pack) = 0;
 
   // Enqueued on s. `slot` is the ring slot for streamed packs, -1 for kept packs.
-  // fetch returns the bytes it moves host -> device (0 for um, whose pages fault in on touch).
+  // fetch returns the bytes it moves host -> device (for um: the bytes that will fault in on touch).
   virtual std::uint64_t fetch(int pack, int slot, Stream& s) = 0;
   // evict returns the bytes it moves device -> host (0 when pages are dropped, not copied).
   virtual std::uint64_t evict(int pack, int slot, Stream& s) = 0;

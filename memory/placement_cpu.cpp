@@ -92,7 +92,9 @@ class MmapCpu final : public Placement {
   }
   std::uint64_t fetch(int pack, int, Stream& s) override {
     check_pack(cfg_, pack, "fetch");
-    if (cfg_.policy == Policy::UM) return 0;  // pages fault in when the compute touches them
+    // um: nothing is issued; the pack's pages fault in when the compute touches them, and those
+    // are the bytes this residency window moves, so they are what it reports.
+    if (cfg_.policy == Policy::UM) return file_.bytes(pack);
     const MappedFile* m = &file_.map();
     const std::size_t off = file_.offset(pack), n = file_.bytes(pack);
     backend_.host_callback(s, [m, off, n] {

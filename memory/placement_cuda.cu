@@ -208,8 +208,10 @@ class ManagedCuda final : public Placement {
   void fill_end(int pack) override { check_pack(cfg_, pack, "fill_end"); }
   std::uint64_t fetch(int pack, int, Stream& s) override {
     check_pack(cfg_, pack, "fetch");
-    if (cfg_.policy == Policy::UM) return 0;  // pages fault in when the kernels first touch them
     const std::size_t n = bytes(pack);
+    // um: nothing is issued; the pages migrate on demand when the kernels first touch them, and
+    // those are the bytes this residency window moves, so they are what it reports.
+    if (cfg_.policy == Policy::UM) return n;
     if (n == 0) return 0;
     FERRY_CUDA(cudaMemPrefetchAsync(ptrs_[static_cast<std::size_t>(pack)], n, device_location(device_), 0, raw(s)));
     return n;

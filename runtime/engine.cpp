@@ -295,16 +295,12 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
   const std::size_t row_bytes_v = static_cast<std::size_t>(V) * sizeof(float);
 
   // The bound of each step (runtime/bound.h, DESIGN.md), when a probe was given. Every step reads
-  // every pack once; under um nothing is "fetched" (pages fault in on touch), so the packs that are
-  // not kept count as streamed, and in the first step every pack does (loading left them on the host).
+  // every pack once; the bytes a step streams are what Residency saw fetched in it (under um, the
+  // bytes that fault in).
   std::vector<StepBound> bounds;
   std::size_t records_seen = 0;
-  std::uint64_t read_bytes = 0, um_first_bytes = 0, um_streamed_bytes = 0;
-  for (std::size_t p = 0; p < layouts_.size(); ++p) {
-    read_bytes += layouts_[p].used_bytes();
-    um_first_bytes += layouts_[p].used_bytes();
-    if (!plan_.keep[p]) um_streamed_bytes += layouts_[p].used_bytes();
-  }
+  std::uint64_t read_bytes = 0;
+  for (const PackLayout& l : layouts_) read_bytes += l.used_bytes();
   auto record_bound = [&](int step, double measured_s, std::uint64_t h2d_before) {
     if (!cfg_.probe) return;
     timeline_->resolve();  // the streams were synchronized: every interval of the step has ended
@@ -318,7 +314,6 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
         b.compute_s += std::max(0.0, r.end_us - r.begin_us) * 1e-6;
     }
     b.streamed_bytes = residency_->bytes_h2d() - h2d_before;
-    if (plan_.policy == Policy::UM) b.streamed_bytes += step == 0 ? um_first_bytes : um_streamed_bytes;
     b.resident_bytes = read_bytes;
     b.link_bps = link_bandwidth(*cfg_.probe, plan_.policy);
     b.memory_bps = memory_bandwidth(*cfg_.probe);

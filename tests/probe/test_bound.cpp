@@ -192,9 +192,10 @@ TEST_F(EngineBound, UnifiedMemoryCountsFaultedPagesAsStreamed) {
   ASSERT_EQ(res.stats.steps.size(), 3u);
   EXPECT_EQ(res.stats.bound_link_bps, synthetic_probe().fault_bps);
   for (const StepBound& b : res.stats.steps) EXPECT_GT(b.streamed_bytes, 0u) << "step " << b.step;
-  // The first step faults in every pack; later ones only those that are not kept.
-  EXPECT_EQ(res.stats.steps[0].streamed_bytes, res.stats.steps[0].resident_bytes);
-  EXPECT_LT(res.stats.steps[1].streamed_bytes, res.stats.steps[1].resident_bytes);
+  // The first step faults in every pack (whole 2 MiB regions, at least the bytes it reads); later
+  // steps only those that are not kept.
+  EXPECT_GE(res.stats.steps[0].streamed_bytes, res.stats.steps[0].resident_bytes);
+  EXPECT_LT(res.stats.steps[1].streamed_bytes, res.stats.steps[0].streamed_bytes);
 }
 
 TEST_F(EngineBound, PromptOnlyRunHasOnePrefillStep) {
