@@ -1,6 +1,7 @@
 // Process-level facts read from the OS: resident memory and page faults.
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace ferry {
 
@@ -12,5 +13,7 @@ struct PageFaults {
   std::uint64_t major = 0;  // needed I/O
 };
 PageFaults page_faults();  // of this process so far (getrusage)
+
+std::string utc_now_iso();  // "2026-11-21T14:06:13Z", for results files
 
 }  // namespace ferry

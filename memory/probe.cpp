@@ -19,6 +19,7 @@
 
 #include "base/cpu_backend.h"
 #include "base/error.h"
+#include "base/sysinfo.h"
 #include "base/units.h"
 #include "memory/buffer.h"
 #include "memory/mapped_file.h"
@@ -34,15 +35,6 @@ double seconds_between(Clock::time_point a, Clock::time_point b) { return std::c
 
 // bytes / seconds, guarding against a clock that did not advance.
 double rate(std::uint64_t bytes, double s) { return static_cast<double>(bytes) / std::max(s, 1e-9); }
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string host_name() {
   char host[256] = {0};
@@ -194,7 +186,7 @@ ProbeResult run_probe(Backend& backend, const ProbeOptions& opt) {
   r.device = device_name(backend.kind());
   r.device_name = backend.name();
   r.host = host_name();
-  r.when = utc_now();
+  r.when = utc_now_iso();
   r.repeats = opt.repeats;
   r.bytes = align_up(static_cast<std::size_t>(opt.bytes), kProbeGranule);
   if (backend.kind() == DeviceKind::CUDA) {

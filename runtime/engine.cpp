@@ -262,6 +262,20 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
   sseq.host.resize(static_cast<std::size_t>(B));
   for (int b = 0; b < B; ++b) sseq.host[static_cast<std::size_t>(b)] = b;
 
+  // Copies the staged host indices to the device and describes the pass: prefill rows are
+  // delimited by offsets, decode rows by the cache lengths they attend to.
+  auto stage_batch = [&](bool decode, int batch_rows) {
+    IndexBuffer& bounds = decode ? len : offsets;
+    for (IndexBuffer* b : {&ids, &pos, &seq, &bounds}) upload(be, *b, cs);
+    gpt2::Batch batch;
+    batch.ids = ids.view(dev);
+    batch.pos = pos.view(dev);
+    batch.seq = seq.view(dev);
+    (decode ? batch.len : batch.offsets) = bounds.view(dev);
+    batch.decode = decode;
+    batch.rows = batch_rows;
+    return batch;
+  };
   // Runs embed -> blocks -> final norm over `batch`; leaves ln_f(x) in ws.normed.
   auto forward = [&](int step, const gpt2::Batch& batch, gpt2::Workspace& ws, bool another_follows) {
     const std::byte* pack0 = pipeline_->static_pack();
@@ -343,16 +357,7 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
       offsets.host.push_back(offsets.host.back() + n);
     }
     FERRY_CHECK(static_cast<int>(ids.host.size()) == T, "prefill row count");
-    upload(be, ids, cs);
-    upload(be, pos, cs);
-    upload(be, seq, cs);
-    upload(be, offsets, cs);
-    gpt2::Batch batch;
-    batch.ids = ids.view(dev);
-    batch.pos = pos.view(dev);
-    batch.seq = seq.view(dev);
-    batch.offsets = offsets.view(dev);
-    batch.rows = T;
+    const gpt2::Batch batch = stage_batch(false, T);
     gpt2::Workspace ws = gpt2::carve_workspace(spec_, T, ws_buf.bytes_ptr(), dev);
     const std::byte* pack0 = forward(0, batch, ws, req.max_new_tokens > 1);
 
@@ -407,17 +412,7 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
       seq.host[bi] = b;
       len.host[bi] = pos.host[bi] + 1;
     }
-    upload(be, ids, cs);
-    upload(be, pos, cs);
-    upload(be, seq, cs);
-    upload(be, len, cs);
-    gpt2::Batch batch;
-    batch.ids = ids.view(dev);
-    batch.pos = pos.view(dev);
-    batch.seq = seq.view(dev);
-    batch.len = len.view(dev);
-    batch.decode = true;
-    batch.rows = B;
+    const gpt2::Batch batch = stage_batch(true, B);
     gpt2::Workspace ws = gpt2::carve_workspace(spec_, B, ws_buf.bytes_ptr(), dev);
     const std::byte* pack0 = forward(step, batch, ws, step + 1 < req.max_new_tokens);
     TensorView lg(logits_buf.data(), DType::F32, Shape{B, V}, dev);

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "base/error.h"
+#include "base/sysinfo.h"
 #include "base/progress.h"
 #include "base/units.h"
 #include "models/export.h"
@@ -18,15 +19,6 @@
 namespace ferry {
 
 using nlohmann::json;
-
-std::string utc_now_iso() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 const std::vector<std::string>& pressure_knob_columns() {
   static const std::vector<std::string> cols = {"point",  "model", "device",     "policy", "budget",

@@ -50,7 +50,4 @@ const std::vector<std::string>& pressure_knob_columns();
 // memory does not suffice (ResourceExhausted) is recorded as an error row instead.
 PressureResult run_pressure(const PressureOptions& opt);
 
-// The ISO 8601 UTC time now ("2026-11-21T12:25:57Z"), for the meta of results files.
-std::string utc_now_iso();
-
 }  // namespace ferry

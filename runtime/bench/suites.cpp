@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "memory/probe.h"
 #include "runtime/bench/table.h"
+#include "base/sysinfo.h"
 #include "runtime/pressure.h"
 #include "runtime/report.h"
 

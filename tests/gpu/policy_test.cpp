@@ -12,6 +12,7 @@
 
 #include "base/units.h"
 #include "tests/gpu/gpu_util.h"
+#include "tests/support/timeline_checks.h"
 
 namespace ferry {
 namespace {
@@ -20,25 +21,7 @@ using gputest::cuda_config;
 using gputest::Outcome;
 using gputest::run;
 
-// Every compute of pack p starts after the end of a prefetch of p, with no evict of p in between.
-void expect_compute_after_prefetch(const std::vector<TimelineRecord>& tl, int blocks, int passes, const std::string& what) {
-  int computes = 0;
-  for (const TimelineRecord& c : tl) {
-    if (c.kind != TimelineKind::Compute) continue;
-    ++computes;
-    double last_fetch_end = -1, last_evict = -1;
-    for (const TimelineRecord& r : tl) {
-      if (r.pack != c.pack) continue;
-      if (r.kind == TimelineKind::Prefetch && r.end_us <= c.begin_us) last_fetch_end = std::max(last_fetch_end, r.end_us);
-      if (r.kind == TimelineKind::Evict && r.begin_us <= c.begin_us) last_evict = std::max(last_evict, r.begin_us);
-    }
-    EXPECT_GE(last_fetch_end, 0) << what << ": compute of pack " << c.pack << " step " << c.step
-                                 << " has no finished prefetch before it";
-    EXPECT_GE(last_fetch_end, last_evict) << what << ": pack " << c.pack << " step " << c.step
-                                          << " was evicted after its last prefetch and before its compute";
-  }
-  EXPECT_EQ(computes, blocks * passes) << what;
-}
+using ferry::test::expect_compute_after_prefetch;
 
 TEST(GpuPolicies, EveryPolicyDepthAndStreamCountIsBitIdenticalAndWithinBudget) {
   FERRY_REQUIRE_GPU();

@@ -10,6 +10,7 @@
 
 #include "runtime/engine.h"
 #include "tests/support/test_util.h"
+#include "tests/support/timeline_checks.h"
 
 namespace {
 
@@ -63,26 +64,6 @@ std::filesystem::path* Invariants::dir_ = nullptr;
 ModelSpec* Invariants::spec_ = nullptr;
 Outcome* Invariants::reference_ = new Outcome;
 
-// Every compute of pack p starts after the end of a prefetch of p, with no evict of p in between.
-void expect_compute_after_prefetch(const std::vector<TimelineRecord>& tl, const std::string& what) {
-  int computes = 0;
-  for (const TimelineRecord& c : tl) {
-    if (c.kind != TimelineKind::Compute) continue;
-    ++computes;
-    double last_fetch_end = -1, last_evict = -1;
-    for (const TimelineRecord& r : tl) {
-      if (r.pack != c.pack) continue;
-      if (r.kind == TimelineKind::Prefetch && r.end_us <= c.begin_us) last_fetch_end = std::max(last_fetch_end, r.end_us);
-      if (r.kind == TimelineKind::Evict && r.begin_us <= c.begin_us) last_evict = std::max(last_evict, r.begin_us);
-    }
-    EXPECT_GE(last_fetch_end, 0) << what << ": compute of pack " << c.pack << " step " << c.step
-                                 << " has no finished prefetch before it";
-    EXPECT_GE(last_fetch_end, last_evict) << what << ": pack " << c.pack << " step " << c.step
-                                          << " was evicted after its last prefetch and before its compute";
-  }
-  EXPECT_EQ(computes, 6 * 4) << what << ": 6 blocks x 4 passes (prefill + 3 decode steps)";
-}
-
 TEST_F(Invariants, EveryPolicyDepthAndStreamCountIsBitIdenticalAndWithinBudget) {
   ASSERT_FALSE(reference_->logits.empty());
   for (Policy policy : {Policy::UM, Policy::UMPrefetch, Policy::Stream, Policy::Auto, Policy::Resident}) {
@@ -104,7 +85,7 @@ TEST_F(Invariants, EveryPolicyDepthAndStreamCountIsBitIdenticalAndWithinBudget) 
           EXPECT_EQ(o.tokens, reference_->tokens) << what;
           EXPECT_LE(o.stats.peak_resident, o.stats.budget) << what;
           EXPECT_GT(o.stats.peak_resident, 0u) << what;
-          expect_compute_after_prefetch(o.timeline, what);
+          test::expect_compute_after_prefetch(o.timeline, 6, 4, what);  // prefill + 3 decode steps
         }
       }
     }
