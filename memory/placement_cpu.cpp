@@ -10,6 +10,7 @@
 #include "memory/buffer.h"
 #include "memory/mapped_file.h"
 #include "memory/placement_cpu.h"
+#include "memory/stream_slots.h"
 
 namespace ferry {
 
@@ -172,18 +173,7 @@ class StreamCpu final : public Placement {
   }
 
  private:
-  std::byte* target(int pack, int slot) const {
-    const auto p = static_cast<std::size_t>(pack);
-    if (slot < 0) {
-      FERRY_CHECK(cfg_.keep[p], "stream placement: pack " + std::to_string(pack) + " is not kept but has no slot");
-      return kept_[p].bytes_ptr();
-    }
-    FERRY_CHECK(slot < static_cast<int>(slots_.size()),
-                "stream placement: slot " + std::to_string(slot) + " out of range");
-    FERRY_CHECK(cfg_.pack_bytes[p] <= slots_[static_cast<std::size_t>(slot)].size(),
-                "stream placement: pack " + std::to_string(pack) + " does not fit a slot");
-    return slots_[static_cast<std::size_t>(slot)].bytes_ptr();
-  }
+  std::byte* target(int pack, int slot) const { return stream_target(cfg_, kept_, slots_, pack, slot); }
 
   Backend& backend_;
   PlacementConfig cfg_;

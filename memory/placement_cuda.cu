@@ -50,6 +50,7 @@
 #include "base/units.h"
 #include "memory/buffer.h"
 #include "memory/placement_cuda.h"
+#include "memory/stream_slots.h"
 
 namespace ferry {
 
@@ -284,18 +285,7 @@ class StreamCuda final : public Placement {
   }
 
  private:
-  std::byte* target(int pack, int slot) const {
-    const auto p = static_cast<std::size_t>(pack);
-    if (slot < 0) {
-      FERRY_CHECK(cfg_.keep[p], "stream placement: pack " + std::to_string(pack) + " is not kept but has no slot");
-      return kept_[p].bytes_ptr();
-    }
-    FERRY_CHECK(slot < static_cast<int>(slots_.size()),
-                "stream placement: slot " + std::to_string(slot) + " out of range");
-    FERRY_CHECK(cfg_.pack_bytes[p] <= slots_[static_cast<std::size_t>(slot)].size(),
-                "stream placement: pack " + std::to_string(pack) + " does not fit a slot");
-    return slots_[static_cast<std::size_t>(slot)].bytes_ptr();
-  }
+  std::byte* target(int pack, int slot) const { return stream_target(cfg_, kept_, slots_, pack, slot); }
 
   PlacementConfig cfg_;
   std::vector<Buffer> host_;   // pinned, per pack
