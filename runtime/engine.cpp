@@ -81,32 +81,6 @@ std::uint64_t batch_reserve_bytes(const ModelSpec& spec, int max_batch_tokens, i
   return batch_device_bytes(spec, max_sequences, T, T, max_sequences, false);
 }
 
-namespace {
-
-std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
-  return a > std::numeric_limits<std::uint64_t>::max() - b ? std::numeric_limits<std::uint64_t>::max() : a + b;
-}
-
-// CUDA (docs/cuda.md): the budget covers the weights plus `reserved`, which the planner takes out
-// first. A percentage is a share of the weights, so the reserve comes on top of it (100% always
-// fits the whole model); an absolute budget is all the device memory ferry may use. Either, and
-// no budget at all, is capped at the device's free memory, or at --gpu-mem-limit when smaller.
-std::uint64_t cuda_budget(const EngineConfig& cfg, const Backend& be, std::uint64_t model_bytes,
-                          std::uint64_t reserved, std::vector<std::string>& notes) {
-  std::uint64_t budget = cfg.budget.resolve(model_bytes);  // UINT64_MAX when unset
-  if (cfg.budget.set && cfg.budget.percent) budget = saturating_add(budget, reserved);
-  const DeviceMemoryInfo mi = be.memory_info();
-  const bool limited = cfg.gpu_mem_limit != 0 && cfg.gpu_mem_limit < mi.free_bytes;
-  const std::uint64_t capacity = limited ? cfg.gpu_mem_limit : mi.free_bytes;
-  const std::uint64_t wanted = cfg.budget.set ? budget : saturating_add(model_bytes, reserved);
-  if (wanted <= capacity) return budget;
-  notes.push_back((cfg.budget.set ? "--budget " + cfg.budget.str() : std::string("no --budget")) + ": capped at " +
-                  (limited ? "--gpu-mem-limit " : "the device's free memory ") + format_bytes(capacity));
-  return capacity;
-}
-
-}  // namespace
-
 Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg) : spec_(spec), cfg_(cfg) {
   if (cfg_.prefetch_depth < 1 || cfg_.prefetch_depth > 16)
     throw BadInput("--prefetch-depth: must be between 1 and 16, got " + std::to_string(cfg_.prefetch_depth));
@@ -125,7 +99,6 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg) : spec_(spec), cf
     req.pack_bytes.push_back(l.bytes());
     model_bytes += l.bytes();
   }
-  req.budget = cfg_.budget.resolve(model_bytes);
   std::vector<std::string> device_notes;
   if (cfg_.device == DeviceKind::CUDA) {
     if (cfg_.max_batch_tokens < 1) throw BadInput("--max-batch-tokens: must be >= 1, got " + std::to_string(cfg_.max_batch_tokens));
@@ -135,8 +108,8 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg) : spec_(spec), cf
     reserved_bytes_ += ops::cuda::kLtWorkspaceBytes + ops::cuda::kScratchBytes;
 #endif
     req.reserved_bytes = reserved_bytes_;
-    req.budget = cuda_budget(cfg_, *backend_, model_bytes, reserved_bytes_, device_notes);
   }
+  req.budget = device_budget(cfg_, backend_->memory_info(), model_bytes, reserved_bytes_, device_notes);
   plan_ = make_plan(req);
   plan_.notes.insert(plan_.notes.end(), device_notes.begin(), device_notes.end());
 

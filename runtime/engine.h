@@ -141,4 +141,12 @@ std::uint64_t batch_device_bytes(const ModelSpec& spec, std::int64_t sequences, 
 // max_sequences), without prompt logits.
 std::uint64_t batch_reserve_bytes(const ModelSpec& spec, int max_batch_tokens, int max_sequences);
 
+// The planner's budget (runtime/budget.cpp): cfg.budget resolved against `model_bytes` (UINT64_MAX
+// when unset) and capped at what the device `mem` can hold, with a note in `notes` when capped.
+// CUDA: a percentage gets `reserved` on top; the cap is the free memory or --gpu-mem-limit
+// (docs/cuda.md). CPU: the cap is the available RAM less kCpuHeadroomBytes.
+inline constexpr std::uint64_t kCpuHeadroomBytes = 2ull << 30;
+std::uint64_t device_budget(const EngineConfig& cfg, const DeviceMemoryInfo& mem, std::uint64_t model_bytes,
+                            std::uint64_t reserved, std::vector<std::string>& notes);
+
 }  // namespace ferry

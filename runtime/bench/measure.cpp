@@ -227,6 +227,7 @@ json measure_point(const ModelSpec& spec, const PointSpec& p) {
   row["plan_slots"] = plan.slots;
   row["resident_layers"] = plan.resident_layers;
   row["streamed_layers"] = plan.streamed_layers;
+  row["plan_notes"] = plan.notes;  // JSON only: e.g. a budget capped at the device's memory
   row["prompt_tokens"] = last.prompt_tokens;
   row["decode_steps"] = last.decode_steps;
   if (p.keep_timeline) row["timeline"] = timeline;
