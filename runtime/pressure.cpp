@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "base/sysinfo.h"
 #include "base/progress.h"
+#include "base/um_counters.h"
 #include "base/units.h"
 #include "models/export.h"
 #include "models/weights.h"
@@ -109,6 +110,14 @@ PressureResult run_pressure(const PressureOptions& opt) {
     throw BadInput("--out: cannot create the directory " + opt.out_dir);
   result.csv_path = (std::filesystem::path(opt.out_dir) / "results.csv").string();
   result.json_path = (std::filesystem::path(opt.out_dir) / "results.json").string();
+  // Before any engine: CUPTI counts Unified Memory only when enabled ahead of the managed allocations.
+  if (opt.gpu_page_faults) {
+    if (opt.engine.device != DeviceKind::CUDA)
+      throw BadInput("--gpu-page-faults: counts the GPU's faults on managed memory, so it needs --device cuda "
+                     "(the CPU's page faults are always in minor_faults and major_faults)");
+    if (const std::string why = enable_um_counters(opt.engine.device_index); !why.empty())
+      result.notes.push_back("--gpu-page-faults: GPU page faults are not counted: " + why);
+  }
 
   // Every point loads the weights; a checkpoint on disk makes that a read instead of a random init.
   ModelSpec run_spec = spec;
@@ -213,6 +222,7 @@ PressureResult run_pressure(const PressureOptions& opt) {
                    {"threads", opt.engine.threads},
                    {"layout", layout_name(opt.engine.layout)},
                    {"pack_dir", opt.engine.pack_dir},
+                   {"gpu_page_faults", opt.gpu_page_faults && um_counters_enabled()},
                    {"reuse_checkpoint", opt.reuse_checkpoint},
                    {"checkpoint", checkpoint.empty() ? json(nullptr) : json(checkpoint)}};
   meta["probe"] = opt.engine.probe ? json::parse(probe_to_json(*opt.engine.probe)) : json(nullptr);

@@ -28,6 +28,7 @@ struct PressureOptions {
   std::string out_dir;                // created when missing
   bool reuse_checkpoint = false;      // export the model once to out_dir/checkpoint, load points from it
   bool progress = true;               // progress bar (unit "points") on stderr
+  bool gpu_page_faults = false;       // CUDA: CUPTI Unified Memory counters (base/um_counters.h)
 };
 
 struct PressureResult {

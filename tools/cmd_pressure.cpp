@@ -36,6 +36,7 @@ struct PressureFlags {
   int warmup = 1;
   std::string out;
   bool reuse_checkpoint = false;
+  bool gpu_page_faults = false;
   std::string probe;
   bool no_probe = false;
   bool no_plots = false;
@@ -112,6 +113,7 @@ void pressure(const PressureFlags& f) {
   opt.warmup = f.warmup;
   opt.out_dir = f.out;
   opt.reuse_checkpoint = f.reuse_checkpoint;
+  opt.gpu_page_faults = f.gpu_page_faults;
   opt.progress = !f.engine.quiet;
   opt.engine = to_engine_config(f.engine);
   if (!f.no_probe)
@@ -175,6 +177,9 @@ void register_pressure(CLI::App& app) {
                   "Bandwidths saved by `ferry probe` to report every point against (default: a quick probe now)");
   sub->add_flag("--no-probe", f->no_probe, "Measure no bandwidths: the bound columns stay empty");
   sub->add_flag("--no-plots", f->no_plots, "Do not run tools/plot_results.py");
+  sub->add_flag("--gpu-page-faults", f->gpu_page_faults,
+                "CUDA: count the GPU's page faults on managed memory and the driver's migrations with\n"
+                "CUPTI (columns gpu_page_faults, um_bytes_h2d, um_bytes_d2h); adds overhead to um points");
   sub->callback([f] { pressure(*f); });
 }
 

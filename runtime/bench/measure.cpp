@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "base/sysinfo.h"
+#include "base/um_counters.h"
 #include "memory/probe.h"
 #include "runtime/report.h"
 
@@ -104,7 +105,7 @@ const std::vector<std::string>& metric_columns() {
       "bound_fraction", "bound_fraction_min", "bound_fraction_max", "prefill_bound_fraction", "limited_by",
       "budget_bytes", "model_bytes", "planned_peak_bytes", "peak_resident_bytes",
       "peak_device_allocated_bytes", "peak_device_reserved_bytes", "peak_rss_bytes", "batch_buffer_bytes",
-      "minor_faults", "major_faults",
+      "minor_faults", "major_faults", "gpu_page_faults", "um_bytes_h2d", "um_bytes_d2h",
       "plan_policy", "plan_depth", "plan_streams", "plan_slots", "resident_layers", "streamed_layers",
       "prompt_tokens", "decode_steps"};
   return cols;
@@ -143,15 +144,23 @@ json measure_point(const ModelSpec& spec, const PointSpec& p) {
   const bool cpu = cfg.device == DeviceKind::CPU;
   const bool rss_reset = reset_peak_rss();  // the peak of the measured runs only
   std::vector<double> prefill_tps, decode_tps, step_ms, link, fraction, prefill_fraction, bound_ms, h2d, d2h, fetches,
-      evictions, minor, major;
+      evictions, minor, major, gpu_faults, um_h2d, um_d2h;
   std::uint64_t peak_resident = 0, allocated = 0, reserved = 0, batch_bytes = 0;
   RunStats last;
   json timeline = nullptr;
   for (int r = 0; r < p.repeats; ++r) {
     const std::size_t rec0 = engine.timeline() ? engine.timeline()->records().size() : 0;
+    const bool um = !cpu && um_counters_enabled();
+    const UmCounts u0 = um ? um_counts() : UmCounts{};
     const PageFaults f0 = page_faults();
     GenerateResult res = engine.generate(req);
     const PageFaults f1 = page_faults();
+    if (um) {
+      const UmCounts u1 = um_counts();
+      gpu_faults.push_back(static_cast<double>(u1.gpu_page_faults - u0.gpu_page_faults));
+      um_h2d.push_back(static_cast<double>(u1.bytes_h2d - u0.bytes_h2d));
+      um_d2h.push_back(static_cast<double>(u1.bytes_d2h - u0.bytes_d2h));
+    }
     const RunStats& st = res.stats;
     prefill_tps.push_back(st.prefill_tokens_per_s);
     if (st.decode_steps > 0) {
@@ -220,6 +229,10 @@ json measure_point(const ModelSpec& spec, const PointSpec& p) {
   row["batch_buffer_bytes"] = batch_bytes;
   row["minor_faults"] = cpu ? median_or_null(minor) : json(nullptr);
   row["major_faults"] = cpu ? median_or_null(major) : json(nullptr);
+  // CUDA with `ferry pressure --gpu-page-faults`: CUPTI's Unified Memory counters (base/um_counters.h).
+  row["gpu_page_faults"] = median_or_null(gpu_faults);
+  row["um_bytes_h2d"] = median_or_null(um_h2d);
+  row["um_bytes_d2h"] = median_or_null(um_d2h);
   const Plan& plan = engine.plan();
   row["plan_policy"] = policy_name(plan.policy);
   row["plan_depth"] = plan.depth;

@@ -12,6 +12,7 @@
 #include "base/cpu_backend.h"
 #include "base/dtype.h"
 #include "base/error.h"
+#include "base/um_counters.h"
 #include "base/units.h"
 
 namespace ferry {
@@ -134,6 +135,27 @@ TEST(Backend, CudaIsReportedHonestly) {
   } else {
     EXPECT_EQ(make_backend(DeviceKind::CUDA)->kind(), DeviceKind::CUDA);
   }
+}
+
+TEST(UmCounters, RecordsAddUpByKind) {
+  UmCounts c;
+  add_um_record(c, 4, 3);        // GPU page fault: one faulted page (3 fault groups of it)
+  add_um_record(c, 4, 1);
+  add_um_record(c, 1, 65536);    // host -> device migration of 64 KiB
+  add_um_record(c, 2, 4096);     // device -> host
+  add_um_record(c, 3, 12345);    // CPU page fault (a program counter): not counted
+  add_um_record(c, 99, 1);       // unknown kind: ignored
+  EXPECT_EQ(c.gpu_page_faults, 2u);
+  EXPECT_EQ(c.bytes_h2d, 65536u);
+  EXPECT_EQ(c.bytes_d2h, 4096u);
+}
+
+TEST(UmCounters, WithoutADeviceTheyAreOffAndSayWhy) {
+  if (cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present: tests/gpu covers the counters";
+  const std::string why = enable_um_counters(0);
+  EXPECT_FALSE(why.empty());
+  EXPECT_FALSE(um_counters_enabled());
+  EXPECT_EQ(um_counts().gpu_page_faults, 0u);
 }
 
 }  // namespace

@@ -57,7 +57,8 @@ TEST_F(Pressure, CsvHasEveryColumnAndOneRowPerPoint) {
                           "decode_tokens_per_s_min", "decode_tokens_per_s_max", "prefill_tokens_per_s", "step_ms",
                           "bytes_h2d", "bytes_d2h", "link_bps", "probed_link_bps", "bound_fraction",
                           "peak_device_allocated_bytes", "peak_device_reserved_bytes", "peak_resident_bytes",
-                          "peak_rss_bytes", "minor_faults", "major_faults", "error"})
+                          "peak_rss_bytes", "minor_faults", "major_faults", "gpu_page_faults", "um_bytes_h2d",
+                          "um_bytes_d2h", "error"})
     EXPECT_NE(std::find(csv[0].begin(), csv[0].end(), col), csv[0].end()) << col;
 }
 
@@ -87,6 +88,8 @@ TEST_F(Pressure, JsonHasMetaPointsAndEveryNumber) {
       EXPECT_TRUE(positive(p, col));
     for (const char* col : {"bytes_h2d", "bytes_d2h", "minor_faults", "major_faults", "fetches", "evictions"})
       EXPECT_TRUE(p[col].is_number() && p[col].get<double>() >= 0) << col << " = " << p[col].dump();
+    for (const char* col : {"gpu_page_faults", "um_bytes_h2d", "um_bytes_d2h"})
+      EXPECT_TRUE(p[col].is_null()) << col << " is CUDA-only (--gpu-page-faults), got " << p[col].dump();
     EXPECT_LE(p["decode_tokens_per_s_min"].get<double>(), p["decode_tokens_per_s"].get<double>());
     EXPECT_LE(p["decode_tokens_per_s"].get<double>(), p["decode_tokens_per_s_max"].get<double>());
     EXPECT_EQ(p["plan_policy"], p["policy"]);
@@ -200,11 +203,13 @@ TEST(PressureFlags, BadInputsExitTwo) {
   write_text(dir / "m.toml", tiny_toml(2));
   const std::string base = "pressure -q --no-probe --no-plots -m " + quoted(dir / "m.toml") + " --out " + quoted(dir / "o");
   for (const char* extra : {" --policies warp", " --budgets 10furlongs", " --repeats 0", " --prompt-len 30 --gen 16",
-                            " --prefetch-depths 0"}) {
+                            " --prefetch-depths 0", " --gpu-page-faults"}) {
     const CmdResult r = run_ferry(base + extra);
     EXPECT_EQ(r.exit_code, 2) << extra << ": " << r.err;
     EXPECT_NE(r.err.find("error"), std::string::npos) << extra;
   }
+  const CmdResult gpf = run_ferry(base + " --prompt-len 8 --gen 4 --gpu-page-faults");
+  EXPECT_NE(gpf.err.find("needs --device cuda"), std::string::npos) << gpf.err;
   fs::remove_all(dir);
 }
 
