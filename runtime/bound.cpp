@@ -52,4 +52,17 @@ BoundSummary summarize_bounds(const std::vector<StepBound>& steps) {
   return sum;
 }
 
+bool cpu_stream_reads_disk(std::uint64_t streamed_bytes, std::uint64_t available_ram, std::uint64_t planned_peak) {
+  if (available_ram == 0) return false;  // unknown: assume the cache holds it
+  const std::uint64_t room = available_ram > planned_peak ? available_ram - planned_peak : 0;
+  return streamed_bytes > room;
+}
+
+double bound_link_bps(const ProbeResult& probe, Policy policy, bool stream_reads_disk) {
+  const double link = link_bandwidth(probe, policy);
+  if (policy == Policy::Stream && stream_reads_disk && probe.fault_bps > 0 && probe.fault_bps < link)
+    return probe.fault_bps;
+  return link;
+}
+
 }  // namespace ferry

@@ -38,4 +38,15 @@ struct BoundSummary {
 };
 BoundSummary summarize_bounds(const std::vector<StepBound>& steps);
 
+// CPU `stream` copies each streamed pack out of the mmap'ed pack file: a memcpy from the page
+// cache while the streamed packs fit in it, a read from the disk when they do not (every step scans
+// the streamed packs in the same order, and an LRU cache smaller than the scan misses on every
+// page). True when `streamed_bytes` exceed the room the cache has: the available RAM when the
+// engine starts less the plan's peak.
+bool cpu_stream_reads_disk(std::uint64_t streamed_bytes, std::uint64_t available_ram, std::uint64_t planned_peak);
+
+// The link bandwidth of the bound for `policy` (memory/probe.h link_bandwidth), except that a CPU
+// `stream` reading from disk is bound by the probe's file-read figure (fault_bps) when that is lower.
+double bound_link_bps(const ProbeResult& probe, Policy policy, bool stream_reads_disk);
+
 }  // namespace ferry

@@ -109,9 +109,21 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg) : spec_(spec), cf
 #endif
     req.reserved_bytes = reserved_bytes_;
   }
-  req.budget = device_budget(cfg_, backend_->memory_info(), model_bytes, reserved_bytes_, device_notes);
+  const DeviceMemoryInfo mem = backend_->memory_info();
+  req.budget = device_budget(cfg_, mem, model_bytes, reserved_bytes_, device_notes);
   plan_ = make_plan(req);
   plan_.notes.insert(plan_.notes.end(), device_notes.begin(), device_notes.end());
+  if (cfg_.device == DeviceKind::CPU && plan_.policy == Policy::Stream) {
+    std::uint64_t streamed = 0;
+    for (std::size_t p = 0; p < req.pack_bytes.size(); ++p)
+      if (!plan_.keep[p]) streamed += req.pack_bytes[p];
+    stream_reads_disk_ = cpu_stream_reads_disk(streamed, mem.free_bytes, plan_.planned_peak);
+    if (stream_reads_disk_)
+      plan_.notes.push_back("stream: the streamed layers (" + format_bytes(streamed) +
+                            ") do not fit in the page cache beside the plan (available RAM " +
+                            format_bytes(mem.free_bytes) + "), so every step reads them from the pack file on disk; "
+                            "the bound's link is the probe's file-read bandwidth");
+  }
 
   PlacementConfig pc;
   pc.policy = plan_.policy;
@@ -302,7 +314,7 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
     }
     b.streamed_bytes = residency_->bytes_h2d() - h2d_before;
     b.resident_bytes = read_bytes;
-    b.link_bps = link_bandwidth(*cfg_.probe, plan_.policy);
+    b.link_bps = bound_link_bps();
     b.memory_bps = memory_bandwidth(*cfg_.probe);
     finish_bound(b);
     bounds.push_back(std::move(b));
@@ -419,7 +431,7 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
   const DeviceMemoryInfo mem = be.memory_info();
   st.device_used_bytes = mem.total_bytes > mem.free_bytes ? mem.total_bytes - mem.free_bytes : 0;
   if (cfg_.probe) {
-    st.bound_link_bps = link_bandwidth(*cfg_.probe, plan_.policy);
+    st.bound_link_bps = bound_link_bps();
     st.bound_memory_bps = memory_bandwidth(*cfg_.probe);
     const BoundSummary sum = summarize_bounds(bounds);
     st.prefill_bound_fraction = sum.prefill_fraction;

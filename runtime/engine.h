@@ -110,6 +110,8 @@ class Engine {
   // CUDA: device bytes reserved for activations, logits, the KV cache and the ops' workspace
   // (already taken out of the budget); 0 on the CPU.
   std::uint64_t reserved_bytes() const { return reserved_bytes_; }
+  // The link bandwidth the bound uses for this engine's plan (runtime/bound.h bound_link_bps).
+  double bound_link_bps() const { return cfg_.probe ? ferry::bound_link_bps(*cfg_.probe, plan_.policy, stream_reads_disk_) : 0; }
 
  private:
   void load();
@@ -124,6 +126,7 @@ class Engine {
   std::unique_ptr<LayerPipeline> pipeline_;
   double load_s_ = 0;
   std::uint64_t reserved_bytes_ = 0;
+  bool stream_reads_disk_ = false;  // CPU stream: the streamed packs do not fit in the page cache
   std::string weights_desc_;
 };
 

@@ -148,7 +148,7 @@ void run(const RunFlags& f) {
   if (!f.engine.quiet) std::fprintf(stderr, "ferry: %s\n", engine.plan().summary().c_str());
   if (cfg.probe && f.probe.empty() && !f.engine.quiet)
     std::fprintf(stderr, "ferry: quick probe: %.3g GB/s link, %.3g GB/s memory (`ferry probe` measures with more care)\n",
-                 link_bandwidth(*cfg.probe, engine.plan().policy) / 1e9, memory_bandwidth(*cfg.probe) / 1e9);
+                 engine.bound_link_bps() / 1e9, memory_bandwidth(*cfg.probe) / 1e9);
   const GenerateResult res = engine.generate(req);
 
   if (!f.logits_out.empty()) {

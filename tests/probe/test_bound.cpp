@@ -71,6 +71,26 @@ TEST(Bound, UnprobedTermsAndZeroTimeAreLeftOut) {
   EXPECT_EQ(b.fraction, 0.0);
 }
 
+TEST(Bound, CpuStreamReadsDiskOnlyWhenTheStreamedPacksOutgrowThePageCache) {
+  constexpr std::uint64_t GiB = std::uint64_t{1} << 30;
+  // gpt2-xl at 25% on 22 GiB available: 4.4 GiB streamed fits beside a 1.5 GiB plan.
+  EXPECT_FALSE(cpu_stream_reads_disk(4 * GiB, 22 * GiB, 2 * GiB));
+  // gpt3-13b at 25%: 36 GiB streamed, 12 GiB planned, 22 GiB available: 10 GiB of room.
+  EXPECT_TRUE(cpu_stream_reads_disk(36 * GiB, 22 * GiB, 12 * GiB));
+  EXPECT_TRUE(cpu_stream_reads_disk(1, 10 * GiB, 11 * GiB));  // no room at all
+  EXPECT_FALSE(cpu_stream_reads_disk(36 * GiB, 0, 12 * GiB));  // available RAM unknown
+
+  ProbeResult p;
+  p.h2d_bps = 10e9;
+  p.fault_bps = 2.5e9;
+  p.managed_prefetch_bps = 2.7e9;
+  EXPECT_DOUBLE_EQ(bound_link_bps(p, Policy::Stream, false), 10e9);
+  EXPECT_DOUBLE_EQ(bound_link_bps(p, Policy::Stream, true), 2.5e9);
+  EXPECT_DOUBLE_EQ(bound_link_bps(p, Policy::UMPrefetch, true), 2.7e9);  // only stream changes
+  p.fault_bps = 0;                                                        // not probed: keep the memcpy
+  EXPECT_DOUBLE_EQ(bound_link_bps(p, Policy::Stream, true), 10e9);
+}
+
 TEST(Bound, SummaryTakesTheDecodeMedianAndTheCommonestLimit) {
   std::vector<StepBound> steps(5);
   const double fractions[] = {0.9, 0.2, 0.6, 0.4, 0.5};
