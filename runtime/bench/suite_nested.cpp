@@ -31,7 +31,7 @@ void suite_nested_vs_padded(const BenchOptions& opt, const ModelSpec& spec, Benc
                    std::to_string(spec.context_length) + " of " + spec.name);
   t.columns = {"batch_size", "padding_target", "layout", "max_len", "real_tokens", "computed_tokens",
                "padding_fraction", "latency_ms", "latency_ms_min", "latency_ms_max", "tokens_per_s",
-               "computed_tokens_per_s", "workspace_bytes", "speedup_vs_padded", "repeats", "warmup", "seed"};
+               "computed_tokens_per_s", "workspace_bytes", "speedup_vs_padded", "plan", "repeats", "warmup", "seed"};
   t.key_columns = {"batch_size", "padding_target", "layout"};
   t.compare_metrics = {"latency_ms", "tokens_per_s", "workspace_bytes"};
   t.table_columns = {"batch_size", "padding_target", "layout", "padding_fraction", "real_tokens", "computed_tokens",
@@ -48,6 +48,7 @@ void suite_nested_vs_padded(const BenchOptions& opt, const ModelSpec& spec, Benc
 
   // latency[layout][config] (median, min, max) in ms
   std::map<Layout, std::vector<Spread>> latency;
+  std::map<Layout, Plan> plans;  // where the weights lived (a model larger than RAM streams)
   Progress bar("bench nested-vs-padded", configs.size() * 2, opt.progress, "points");
   std::size_t done = 0;
   for (Layout layout : {Layout::Nested, Layout::Padded}) {
@@ -55,6 +56,7 @@ void suite_nested_vs_padded(const BenchOptions& opt, const ModelSpec& spec, Benc
     cfg.layout = layout;
     cfg.progress = false;
     Engine engine(spec, cfg);
+    plans[layout] = engine.plan();
     for (const Config& c : configs) {
       bar.set_label(std::string("bench nested-vs-padded (") + layout_name(layout) + ", batch " + std::to_string(c.batch) + ")");
       GenerateRequest req;
@@ -95,6 +97,8 @@ void suite_nested_vs_padded(const BenchOptions& opt, const ModelSpec& spec, Benc
                   {"computed_tokens_per_s", s.median > 0 ? json(static_cast<double>(rows) * 1e3 / s.median) : json(nullptr)},
                   {"workspace_bytes", gpt2::workspace_bytes(spec, static_cast<int>(rows))},
                   {"speedup_vs_padded", s.median > 0 ? json(padded_ms / s.median) : json(nullptr)},
+                  {"plan", plans[layout].summary()},
+                  {"plan_notes", plans[layout].notes},  // JSON only
                   {"repeats", opt.repeats},
                   {"warmup", opt.warmup},
                   {"seed", opt.lengths.seed}};

@@ -76,6 +76,8 @@ TEST_F(Bench, NestedVsPadded) {
       EXPECT_TRUE(positive(*p, "latency_ms"));
       EXPECT_TRUE(positive(*p, "tokens_per_s"));
       EXPECT_TRUE(positive(*p, "workspace_bytes"));
+      EXPECT_NE((*p)["plan"].get<std::string>().find("resident"), std::string::npos) << (*p)["plan"];
+      EXPECT_TRUE((*p)["plan_notes"].is_array());
     }
     if (nested["batch_size"] == 4 && nested["padding_target"] == 0.5) {
       EXPECT_NEAR(nested["padding_fraction"].get<double>(), 0.5, 0.1);
