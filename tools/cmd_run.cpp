@@ -11,6 +11,7 @@
 #include "models/npy.h"
 #include "models/tokenizer.h"
 #include "runtime/bench/layer_report.h"
+#include "runtime/bench/measure.h"
 #include "runtime/prompts.h"
 #include "runtime/report.h"
 #include "tools/cli_common.h"
@@ -37,18 +38,6 @@ struct RunFlags {
   bool report = false;    // per-layer table and the verdict after the run
   EngineFlags engine;
 };
-
-// Without --probe, a run measures a short probe itself, so every run reports its bound.
-ProbeResult quick_probe(const EngineConfig& cfg) {
-  std::unique_ptr<Backend> backend = make_backend(cfg.device, cfg.device_index, cfg.threads);
-  ProbeOptions opt;
-  opt.bytes = std::uint64_t{32} << 20;
-  opt.repeats = 3;
-  opt.scratch_dir = cfg.pack_dir;
-  ProbeResult p = run_probe(*backend, opt);
-  p.commit = git_commit();
-  return p;
-}
 
 // "The quick brown fox" in the GPT-2 vocabulary: the prompt used when none is given.
 const std::vector<std::int32_t> kDefaultPrompt = {464, 2068, 7586, 21831};
@@ -143,7 +132,8 @@ void run(const RunFlags& f) {
   cfg.trace = !f.trace.empty() || f.report;  // the report reads the timeline
   if (!f.probe.empty() && f.no_probe) throw BadInput("--probe and --no-probe: give one, not both");
   if (!f.probe.empty()) cfg.probe = load_probe(f.probe);
-  else if (!f.no_probe) cfg.probe = quick_probe(cfg);
+  // Without --probe, a run measures a short probe itself, so every run reports its bound.
+  else if (!f.no_probe) cfg.probe = bench::acquire_probe("", cfg.device, cfg.device_index, cfg.threads, cfg.pack_dir);
   Engine engine(spec, cfg);
   if (!f.engine.quiet) std::fprintf(stderr, "ferry: %s\n", engine.plan().summary().c_str());
   if (cfg.probe && f.probe.empty() && !f.engine.quiet)
