@@ -272,6 +272,10 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
         [&](int block, const std::byte* weights, Stream& s) {
           gpt2::block(s, spec_, layouts_[static_cast<std::size_t>(block) + 1], weights, batch, ws,
                       kv[static_cast<std::size_t>(block)]);
+          if (cfg_.after_block) {
+            const std::function<void(int, int)>* hook = &cfg_.after_block;
+            be.host_callback(s, [hook, step, block] { (*hook)(step, block); });
+          }
         },
         another_follows);
     tok = timeline_ ? timeline_->begin(TimelineKind::Other, 0, step, cs, "final norm") : -1;

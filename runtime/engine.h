@@ -2,6 +2,7 @@
 // runs a nested batch of prompts through prefill and decode steps with a KV cache, and samples.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,11 @@ struct EngineConfig {
   // Measured bandwidths (`ferry probe`): when set, every step is reported against the bound of
   // DESIGN.md (RunStats::steps); the Timeline is then recorded even without `trace`.
   std::optional<ProbeResult> probe;
+  // Called after block `block` (0-based) of step `step` (0 = prefill) has computed, in stream order
+  // on the compute stream (a host callback: on CPU the stream's thread, on CUDA the driver's callback
+  // thread). Tests use it to measure memory from outside ferry at every layer, and to inject
+  // failures (an exception thrown here fails the step). Must not call back into the Engine.
+  std::function<void(int step, int block)> after_block;
 };
 
 struct GenerateRequest {
