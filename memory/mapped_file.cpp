@@ -162,26 +162,65 @@ void MappedFile::advise_willneed(std::size_t offset, std::size_t n) const {
 }
 
 void MappedFile::advise_dontneed(std::size_t offset, std::size_t n) const {
+  unmap_pages(offset, n);
+  drop_cache(offset, n);
+}
+
+void MappedFile::unmap_pages(std::size_t offset, std::size_t n) const {
   const auto [b, len] = page_range(offset, n, size_);
   if (len == 0) return;
-  // Unmap the pages from this process first (their dirty bits move to the page cache).
+  // Dirty bits move to the page cache; the pages stay there until dropped or reclaimed.
   (void)madvise(data_ + b, len, MADV_DONTNEED);
-  if (writable_) {
-    // Write dirty pages back and wait, or the page cache keeps them and fadvise frees nothing.
-    // sync_file_range, not msync/fsync: the data must reach the file, not survive a crash, and it
-    // costs nothing when the range is clean (no journal commit), which is the common case.
-    const auto off = static_cast<off64_t>(b), cnt = static_cast<off64_t>(len);
-    if (sync_file_range(fd_, off, cnt, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
-      const int err = errno;
-      if (err == ENOSPC || err == EDQUOT || err == ENOMEM)
-        throw ResourceExhausted("cannot write back " + path_ + ": " + why(err));
-      if (err != ESPIPE && err != EINVAL) throw InternalError("sync_file_range of " + path_ + " failed: " + why(err));
-      flush(offset, n);  // file systems without sync_file_range
-    }
-    // Our own pack files: drop the now-clean pages from the page cache too. A read-only mapping
-    // (a user's checkpoint) only leaves this process; its page cache is the kernel's to manage.
-    (void)posix_fadvise(fd_, static_cast<off_t>(b), static_cast<off_t>(len), POSIX_FADV_DONTNEED);
+}
+
+void MappedFile::flush_range(std::size_t offset, std::size_t n) const {
+  if (!writable_) return;
+  const auto [b, len] = page_range(offset, n, size_);
+  if (len == 0) return;
+  // sync_file_range, not msync/fsync: the data must reach the file, not survive a crash, and it
+  // costs nothing when the range is clean (no journal commit), which is the common case.
+  const auto off = static_cast<off64_t>(b), cnt = static_cast<off64_t>(len);
+  if (sync_file_range(fd_, off, cnt, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+    const int err = errno;
+    if (err == ENOSPC || err == EDQUOT || err == ENOMEM)
+      throw ResourceExhausted("cannot write back " + path_ + ": " + why(err));
+    if (err != ESPIPE && err != EINVAL) throw InternalError("sync_file_range of " + path_ + " failed: " + why(err));
+    flush(offset, n);  // file systems without sync_file_range
   }
+}
+
+void MappedFile::drop_cache(std::size_t offset, std::size_t n) const {
+  // Only our own pack files (writable): a user's checkpoint's page cache is the kernel's to manage.
+  if (!writable_) return;
+  const auto [b, len] = page_range(offset, n, size_);
+  if (len == 0) return;
+  flush_range(offset, n);  // dirty pages cannot be dropped
+  (void)posix_fadvise(fd_, static_cast<off_t>(b), static_cast<off_t>(len), POSIX_FADV_DONTNEED);
+}
+
+std::size_t MappedFile::pread_into(std::byte* dst, std::size_t offset, std::size_t n) const {
+  FERRY_CHECK(offset <= size_ && n <= size_ - offset, "pread_into: range outside " + path_);
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::pread(fd_, dst + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw InternalError("cannot read " + path_ + " at offset " + std::to_string(offset + done) + ": " + why(errno));
+    }
+    if (got == 0) throw InternalError("unexpected end of " + path_ + " at offset " + std::to_string(offset + done));
+    done += static_cast<std::size_t>(got);
+  }
+  return done;
+}
+
+std::size_t MappedFile::cached_bytes(std::size_t offset, std::size_t n) const {
+  const auto [b, len] = page_range(offset, n, size_);
+  if (len == 0) return 0;
+  std::vector<unsigned char> vec((len + page_size() - 1) / page_size());
+  if (mincore(data_ + b, len, vec.data()) != 0) return 0;  // unknown: counted as not cached
+  std::size_t pages = 0;
+  for (unsigned char v : vec) pages += v & 1u;
+  return std::min(pages * page_size(), len);
 }
 
 void MappedFile::advise_sequential() const {

@@ -29,7 +29,18 @@ class MappedFile {
   // Page-granular advice over [offset, offset + n) (rounded outward to pages). madvise lives here
   // and in placement_cpu.cpp only (DESIGN.md: memory/ is the only place that advises).
   void advise_willneed(std::size_t offset, std::size_t n) const;
-  void advise_dontneed(std::size_t offset, std::size_t n) const;  // also posix_fadvise(DONTNEED)
+  void advise_dontneed(std::size_t offset, std::size_t n) const;  // unmap_pages + drop_cache
+  // The two halves of advise_dontneed: the pages leave this process (madvise DONTNEED), and they
+  // leave the page cache (written back first when the mapping is writable; posix_fadvise).
+  void unmap_pages(std::size_t offset, std::size_t n) const;
+  void drop_cache(std::size_t offset, std::size_t n) const;
+  // Writes dirty pages of the range back and waits (sync_file_range; msync where unsupported).
+  void flush_range(std::size_t offset, std::size_t n) const;
+  // pread()s [offset, offset + n) of the file into dst, never through the mapping. Returns n, or
+  // throws (an I/O error, or a file shorter than the range).
+  std::size_t pread_into(std::byte* dst, std::size_t offset, std::size_t n) const;
+  // Bytes of [offset, offset + n) (whole pages) in the page cache now (mincore).
+  std::size_t cached_bytes(std::size_t offset, std::size_t n) const;
   void advise_sequential() const;
   // Reads one byte per page so the range is resident when this returns.
   void touch(std::size_t offset, std::size_t n) const;

@@ -27,6 +27,7 @@ struct PlacementConfig {
   Policy policy = Policy::Resident;   // never Auto here (the planner resolves it)
   std::vector<std::size_t> pack_bytes;  // region size of each pack (PackLayout::bytes())
   std::vector<bool> keep;               // per pack: kept resident once fetched
+  std::vector<Tier> tier;               // per pack: where it lives between uses (Plan::tier); empty = host
   int slots = 0;                        // ring slots for streamed packs (stream policy)
   std::string pack_dir;                 // where the CPU mmap tiers put their unnamed pack file
   // CUDA um / um-prefetch: the managed weights may exceed the device's free memory (can hang
@@ -52,6 +53,23 @@ class Placement {
   virtual std::uint64_t evict(int pack, int slot, Stream& s) = 0;
   // The address the compute reads the pack at while it is fetched (valid once fetch completed).
   virtual const std::byte* compute_ptr(int pack, int slot) const = 0;
+
+  // Weight bytes the fetches actually moved to the compute tier so far, counted as they ran, not
+  // as they were issued: pread's byte counts (stream), the pages touched (CPU um-prefetch), the
+  // pages the compute faulted into the process, read from the page tables when the pack is evicted
+  // (CPU um). 0 where the placement cannot see the movement (CUDA managed memory: the Engine asks
+  // CUPTI instead).
+  virtual std::uint64_t moved_bytes() const { return 0; }
+
+  // Where the weights are in this process's address space, for tests that measure residency from
+  // outside ferry (mincore, /proc/self/smaps). file_backed: a mapping of the pack file. The CUDA
+  // placements name none: device memory is measured with cudaMemGetInfo.
+  struct Region {
+    const std::byte* ptr = nullptr;
+    std::size_t bytes = 0;
+    bool file_backed = false;
+  };
+  virtual std::vector<Region> weight_regions() const { return {}; }
 };
 
 std::unique_ptr<Placement> make_placement(Backend& backend, const PlacementConfig& cfg);

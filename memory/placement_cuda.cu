@@ -1,5 +1,6 @@
 // The CUDA placements of placement.h's table: resident device buffers, one managed region (um,
-// um-prefetch) and pinned host packs copied into a ring of device buffers (stream).
+// um-prefetch) and, for stream, device-kept packs plus pinned host-tier and on-disk packs copied
+// into a ring of device buffers.
 //
 // Managed memory advice, per policy (applied once to the whole region, see ManagedCuda):
 //
@@ -49,6 +50,7 @@
 #include "base/error.h"
 #include "base/units.h"
 #include "memory/buffer.h"
+#include "memory/pack_file.h"
 #include "memory/placement_cuda.h"
 #include "memory/stream_slots.h"
 
@@ -86,35 +88,49 @@ cudaMemLocation host_location() {
   return loc;
 }
 
-// resident: every pack in its own cudaMalloc'd buffer. Loading goes through one pinned staging
-// buffer (the size of the largest pack), copied to the device synchronously by fill_end and freed
-// once every pack was filled. fetch and evict move nothing.
+// Loading packs into device buffers: the host fills one pinned staging buffer (the size of the
+// largest pack it is asked to stage), copied to the device synchronously by end(); the staging
+// buffer is freed once `count` packs were staged.
+class StagedFill {
+ public:
+  StagedFill(std::size_t largest, std::size_t count) : largest_(largest), left_(count) {}
+  std::byte* begin(int pack) {
+    FERRY_CHECK(filling_ < 0, "fill_begin(" + std::to_string(pack) + ") while pack " + std::to_string(filling_) +
+                                  " is being filled (one staging buffer)");
+    if (staging_.empty()) staging_ = Buffer::allocate(DeviceKind::CUDA, BufferKind::Pinned, largest_);
+    filling_ = pack;
+    return staging_.bytes_ptr();
+  }
+  void end(int pack, void* device_dst, std::size_t n) {
+    FERRY_CHECK(filling_ == pack, "fill_end(" + std::to_string(pack) + ") without fill_begin");
+    if (n > 0) FERRY_CUDA(cudaMemcpy(device_dst, staging_.data(), n, cudaMemcpyHostToDevice));
+    filling_ = -1;
+    if (left_ > 0 && --left_ == 0) staging_ = Buffer();
+  }
+
+ private:
+  std::size_t largest_, left_;
+  Buffer staging_;  // pinned, [largest]
+  int filling_ = -1;
+};
+
+// resident: every pack in its own cudaMalloc'd buffer, loaded through a StagedFill. fetch and
+// evict move nothing.
 class ResidentCuda final : public Placement {
  public:
-  explicit ResidentCuda(const PlacementConfig& cfg) : cfg_(cfg), filled_(cfg.pack_bytes.size(), false) {
+  explicit ResidentCuda(const PlacementConfig& cfg)
+      : cfg_(cfg), fill_(*std::max_element(cfg.pack_bytes.begin(), cfg.pack_bytes.end()), cfg.pack_bytes.size()) {
     for (std::size_t b : cfg_.pack_bytes) bufs_.push_back(Buffer::allocate(DeviceKind::CUDA, BufferKind::Device, b));
   }
   Policy policy() const override { return Policy::Resident; }
   std::byte* fill_begin(int pack) override {
     check_pack(cfg_, pack, "fill_begin");
-    FERRY_CHECK(filling_ < 0, "resident placement: fill_begin(" + std::to_string(pack) + ") while pack " +
-                                  std::to_string(filling_) + " is being filled (one staging buffer)");
-    if (staging_.empty()) {
-      const std::size_t largest = *std::max_element(cfg_.pack_bytes.begin(), cfg_.pack_bytes.end());
-      staging_ = Buffer::allocate(DeviceKind::CUDA, BufferKind::Pinned, largest);
-    }
-    filling_ = pack;
-    return staging_.bytes_ptr();
+    return fill_.begin(pack);
   }
   void fill_end(int pack) override {
     check_pack(cfg_, pack, "fill_end");
-    FERRY_CHECK(filling_ == pack, "resident placement: fill_end(" + std::to_string(pack) + ") without fill_begin");
     const auto p = static_cast<std::size_t>(pack);
-    if (cfg_.pack_bytes[p] > 0)
-      FERRY_CUDA(cudaMemcpy(bufs_[p].data(), staging_.data(), cfg_.pack_bytes[p], cudaMemcpyHostToDevice));
-    filling_ = -1;
-    filled_[p] = true;
-    if (std::all_of(filled_.begin(), filled_.end(), [](bool f) { return f; })) staging_ = Buffer();
+    fill_.end(pack, bufs_[p].data(), cfg_.pack_bytes[p]);
   }
   std::uint64_t fetch(int pack, int, Stream&) override {
     check_pack(cfg_, pack, "fetch");
@@ -132,9 +148,7 @@ class ResidentCuda final : public Placement {
  private:
   PlacementConfig cfg_;
   std::vector<Buffer> bufs_;
-  std::vector<bool> filled_;
-  Buffer staging_;  // pinned, [largest pack]
-  int filling_ = -1;
+  StagedFill fill_;
 };
 
 // The managed region, counted while it lives: the guard compares every live managed allocation of
@@ -239,39 +253,78 @@ class ManagedCuda final : public Placement {
   std::vector<std::byte*> ptrs_;  // per pack, 2 MiB aligned
 };
 
-// stream: every pack in pinned host memory (cudaMallocHost); kept packs get a device buffer of
-// their own, filled by their one fetch; streamed packs share `slots` device ring buffers sized to
-// the largest streamed pack. fetch = cudaMemcpyAsync host -> device on the copy stream; evict moves
-// nothing (the slot is overwritten by its next fetch, after the pipeline's done event).
+// stream, over the three tiers (DESIGN.md): kept packs are loaded straight into device buffers of
+// their own (through a StagedFill) and never move again; streamed host-tier packs live in pinned
+// host memory, one buffer each; streamed disk-tier packs live in a pack file on disk and are
+// pread() into a pinned staging buffer of their ring slot by a host callback on the copy stream,
+// then copied to the device. Streamed packs share `slots` device ring buffers sized to the largest
+// streamed pack. evict moves nothing: a slot (and its staging buffer) is reused by its next fetch,
+// which the pipeline orders after the previous owner's compute (its done event), itself after that
+// owner's copy.
 class StreamCuda final : public Placement {
  public:
-  explicit StreamCuda(const PlacementConfig& cfg) : cfg_(cfg) {
-    std::size_t largest = 0;
+  StreamCuda(Backend& backend, const PlacementConfig& cfg) : backend_(backend), cfg_(cfg), fill_(0, 0) {
+    std::size_t largest = 0, largest_kept = 0, kept = 0;
+    bool any_disk = false;
     kept_.resize(cfg_.pack_bytes.size());
+    host_.resize(cfg_.pack_bytes.size());
     for (std::size_t p = 0; p < cfg_.pack_bytes.size(); ++p) {
-      host_.push_back(Buffer::allocate(DeviceKind::CUDA, BufferKind::Pinned, cfg_.pack_bytes[p]));
-      if (cfg_.keep[p])
-        kept_[p] = Buffer::allocate(DeviceKind::CUDA, BufferKind::Device, cfg_.pack_bytes[p]);
-      else
-        largest = std::max(largest, cfg_.pack_bytes[p]);
+      const std::size_t b = cfg_.pack_bytes[p];
+      const Tier t = tier(static_cast<int>(p));
+      if (t == Tier::Device) {
+        kept_[p] = Buffer::allocate(DeviceKind::CUDA, BufferKind::Device, b);
+        largest_kept = std::max(largest_kept, b);
+        ++kept;
+        continue;
+      }
+      largest = std::max(largest, b);
+      if (t == Tier::Host) host_[p] = Buffer::allocate(DeviceKind::CUDA, BufferKind::Pinned, b);
+      any_disk = any_disk || t == Tier::Disk;
     }
+    fill_ = StagedFill(largest_kept, kept);
+    if (any_disk) file_ = std::make_unique<PackFile>(cfg_.pack_dir, cfg_.pack_bytes);
     if (largest > 0) {
       FERRY_CHECK(cfg_.slots > 0, "stream placement: streamed packs but no ring slots");
-      for (int s = 0; s < cfg_.slots; ++s) slots_.push_back(Buffer::allocate(DeviceKind::CUDA, BufferKind::Device, largest));
+      for (int s = 0; s < cfg_.slots; ++s) {
+        slots_.push_back(Buffer::allocate(DeviceKind::CUDA, BufferKind::Device, largest));
+        if (any_disk) staging_.push_back(Buffer::allocate(DeviceKind::CUDA, BufferKind::Pinned, largest));
+      }
     }
   }
   Policy policy() const override { return Policy::Stream; }
   std::byte* fill_begin(int pack) override {
     check_pack(cfg_, pack, "fill_begin");
-    return host_[static_cast<std::size_t>(pack)].bytes_ptr();
+    switch (tier(pack)) {
+      case Tier::Device: return fill_.begin(pack);
+      case Tier::Host: return host_[static_cast<std::size_t>(pack)].bytes_ptr();
+      case Tier::Disk: break;
+    }
+    return file_->ptr(pack);
   }
-  void fill_end(int pack) override { check_pack(cfg_, pack, "fill_end"); }
+  void fill_end(int pack) override {
+    check_pack(cfg_, pack, "fill_end");
+    const auto p = static_cast<std::size_t>(pack);
+    if (tier(pack) == Tier::Device) fill_.end(pack, kept_[p].data(), cfg_.pack_bytes[p]);
+    if (tier(pack) == Tier::Disk) file_->settle(pack, true);
+  }
   std::uint64_t fetch(int pack, int slot, Stream& s) override {
     check_pack(cfg_, pack, "fetch");
     const std::size_t n = cfg_.pack_bytes[static_cast<std::size_t>(pack)];
     std::byte* dst = target(pack, slot);
-    if (n > 0)
-      FERRY_CUDA(cudaMemcpyAsync(dst, host_[static_cast<std::size_t>(pack)].data(), n, cudaMemcpyHostToDevice, raw(s)));
+    const Tier t = tier(pack);
+    if (t == Tier::Device || n == 0) return 0;  // loaded onto the device, never moves
+    const void* src = host_[static_cast<std::size_t>(pack)].data();
+    if (t == Tier::Disk) {
+      std::byte* stage = staging_[static_cast<std::size_t>(slot)].bytes_ptr();
+      const PackFile* f = file_.get();
+      backend_.host_callback(s, [f, pack, stage] {
+        (void)f->read(pack, stage);
+        f->release(pack, true);
+      });
+      src = stage;
+    }
+    FERRY_CUDA(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, raw(s)));
+    moved_ += n;  // a copy of a pinned buffer moves exactly its bytes
     return n;
   }
   std::uint64_t evict(int pack, int slot, Stream&) override {
@@ -283,14 +336,25 @@ class StreamCuda final : public Placement {
     check_pack(cfg_, pack, "compute_ptr");
     return target(pack, slot);
   }
+  std::uint64_t moved_bytes() const override { return moved_; }
 
  private:
+  Tier tier(int pack) const {
+    const auto p = static_cast<std::size_t>(pack);
+    if (cfg_.keep[p]) return Tier::Device;
+    return p < cfg_.tier.size() ? cfg_.tier[p] : Tier::Host;
+  }
   std::byte* target(int pack, int slot) const { return stream_target(cfg_, kept_, slots_, pack, slot); }
 
+  Backend& backend_;
   PlacementConfig cfg_;
-  std::vector<Buffer> host_;   // pinned, per pack
-  std::vector<Buffer> kept_;   // device, per kept pack
-  std::vector<Buffer> slots_;  // device, [largest streamed pack] each
+  StagedFill fill_;
+  std::vector<Buffer> kept_;     // device, per kept pack
+  std::vector<Buffer> host_;     // pinned, per host-tier pack
+  std::unique_ptr<PackFile> file_;  // disk-tier packs (null when none)
+  std::vector<Buffer> slots_;    // device, [largest streamed pack] each
+  std::vector<Buffer> staging_;  // pinned, one per slot, when some pack is on disk
+  std::uint64_t moved_ = 0;      // issuing thread only
 };
 
 }  // namespace
@@ -301,7 +365,7 @@ std::unique_ptr<Placement> make_cuda_placement(Backend& backend, const Placement
     case Policy::Resident: return std::make_unique<ResidentCuda>(cfg);
     case Policy::UM:
     case Policy::UMPrefetch: return std::make_unique<ManagedCuda>(backend, cfg);
-    case Policy::Stream: return std::make_unique<StreamCuda>(cfg);
+    case Policy::Stream: return std::make_unique<StreamCuda>(backend, cfg);
     case Policy::Auto: break;
   }
   throw InternalError("make_cuda_placement: unresolved policy");

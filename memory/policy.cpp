@@ -20,6 +20,15 @@ const char* policy_name(Policy p) {
   return "?";
 }
 
+const char* tier_name(Tier t) {
+  switch (t) {
+    case Tier::Device: return "device";
+    case Tier::Host: return "host";
+    case Tier::Disk: return "disk";
+  }
+  return "?";
+}
+
 Policy parse_policy(const std::string& s, const std::string& what) {
   for (Policy p : kAll)
     if (s == policy_name(p)) return p;

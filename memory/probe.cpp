@@ -111,7 +111,7 @@ void run_probe_cpu(Backend& backend, const ProbeOptions& opt, ProbeResult& r) {
       s->synchronize();
       v.push_back(rate(n, seconds_between(t0, Clock::now())));
     }
-    return median_of(v);
+    return median_noting_spread(v, r.noise);
   };
   r.h2d_bps = copy_rate(b.data(), a.data());
   r.d2h_bps = copy_rate(a.data(), b.data());
@@ -123,31 +123,34 @@ void run_probe_cpu(Backend& backend, const ProbeOptions& opt, ProbeResult& r) {
     std::vector<double> v;
     for (int i = 0; i < opt.repeats; ++i)
       v.push_back(rate(2 * n, timed_parallel_read(a.bytes_ptr(), b.bytes_ptr(), n, threads)));
-    r.device_bps = median_of(v);
+    r.device_bps = median_noting_spread(v, r.noise);
   }
   b = Buffer();
 
-  // The mmap tiers: an unnamed file, written once and dropped from the process and the page cache
-  // (as the placements evict), then read back by page faults (um) or WILLNEED + touch (um-prefetch).
-  MappedFile f = MappedFile::create_temp(opt.scratch_dir, n);
-  std::memcpy(f.data(), a.data(), n);
+  // The disk and mmap tiers: an unnamed file, written once and dropped from the process and the
+  // page cache (as the placements evict), then read back by pread (the disk tier), by page faults
+  // (um) or by WILLNEED + touch (um-prefetch).
+  const std::size_t fn = opt.file_bytes > 0 ? std::min(n, static_cast<std::size_t>(align_up(opt.file_bytes, kProbeGranule))) : n;
+  MappedFile f = MappedFile::create_temp(opt.scratch_dir, fn);
+  std::memcpy(f.data(), a.data(), fn);
+  f.advise_dontneed(0, fn);  // writes the pages back, then drops them
+  r.disk_read_bps = measure_disk_read(f, a.bytes_ptr(), fn, opt.repeats, r.noise);
   a = Buffer();
-  f.advise_dontneed(0, n);  // writes the pages back, then drops them
   std::vector<double> fault, prefetch;
   for (int i = 0; i < opt.repeats; ++i) {
-    f.advise_dontneed(0, n);
+    f.advise_dontneed(0, fn);
     auto t0 = Clock::now();
-    f.touch(0, n);
-    fault.push_back(rate(n, seconds_between(t0, Clock::now())));
-    f.advise_dontneed(0, n);
+    f.touch(0, fn);
+    fault.push_back(rate(fn, seconds_between(t0, Clock::now())));
+    f.advise_dontneed(0, fn);
     t0 = Clock::now();
-    f.advise_willneed(0, n);
-    f.touch(0, n);
-    prefetch.push_back(rate(n, seconds_between(t0, Clock::now())));
+    f.advise_willneed(0, fn);
+    f.touch(0, fn);
+    prefetch.push_back(rate(fn, seconds_between(t0, Clock::now())));
   }
-  f.advise_dontneed(0, n);
-  r.fault_bps = median_of(fault);
-  r.managed_prefetch_bps = median_of(prefetch);
+  f.advise_dontneed(0, fn);
+  r.fault_bps = median_noting_spread(fault, r.noise);
+  r.managed_prefetch_bps = median_noting_spread(prefetch, r.noise);
 }
 
 // JSON field helpers for probe_from_json: every message names the origin and the key.
@@ -168,6 +171,17 @@ std::string read_string(const nlohmann::json& j, const char* key, const std::str
   return v.get<std::string>();
 }
 
+// CUDA's disk tier reads into pinned staging buffers on the host: the same pread of a dropped file.
+[[maybe_unused]] void measure_disk_for_cuda(const ProbeOptions& opt, ProbeResult& r) {
+  const std::size_t fn = static_cast<std::size_t>(align_up(opt.file_bytes > 0 ? opt.file_bytes : r.bytes, kProbeGranule));
+  Buffer dst = Buffer::allocate(DeviceKind::CPU, BufferKind::Host, fn);
+  std::memset(dst.data(), 0x3c, fn);
+  MappedFile f = MappedFile::create_temp(opt.scratch_dir, fn);
+  std::memcpy(f.data(), dst.data(), fn);
+  f.advise_dontneed(0, fn);
+  r.disk_read_bps = measure_disk_read(f, dst.bytes_ptr(), fn, opt.repeats, r.noise);
+}
+
 }  // namespace
 
 double median_of(std::vector<double> v) {
@@ -175,6 +189,27 @@ double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t m = v.size() / 2;
   return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+double median_noting_spread(std::vector<double> v, double& noise) {
+  const double m = median_of(v);
+  if (m > 0 && !v.empty()) {
+    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    noise = std::max(noise, (*hi - *lo) / m);
+  }
+  return m;
+}
+
+double measure_disk_read(const MappedFile& f, std::byte* dst, std::size_t n, int repeats, double& noise) {
+  std::vector<double> v;
+  for (int i = 0; i < repeats; ++i) {
+    f.drop_cache(0, n);
+    const auto t0 = Clock::now();
+    (void)f.pread_into(dst, 0, n);
+    v.push_back(rate(n, seconds_between(t0, Clock::now())));
+  }
+  f.drop_cache(0, n);
+  return median_noting_spread(v, noise);
 }
 
 ProbeResult run_probe(Backend& backend, const ProbeOptions& opt) {
@@ -192,24 +227,15 @@ ProbeResult run_probe(Backend& backend, const ProbeOptions& opt) {
   if (backend.kind() == DeviceKind::CUDA) {
 #ifdef FERRY_HAVE_CUDA
     run_probe_cuda(opt, r);
+    measure_disk_for_cuda(opt, r);
 #else
     throw BadInput("--device cuda: ferry was built without CUDA");
 #endif
   } else {
     run_probe_cpu(backend, opt, r);
+    r.cache_bytes = last_level_cache_bytes();
   }
   return r;
-}
-
-double link_bandwidth(const ProbeResult& p, Policy policy) {
-  switch (policy) {
-    case Policy::Stream: return p.h2d_bps;
-    case Policy::UMPrefetch: return p.managed_prefetch_bps;
-    case Policy::UM: return p.fault_bps;
-    case Policy::Resident:
-    case Policy::Auto: return p.h2d_bps;
-  }
-  return p.h2d_bps;
 }
 
 std::string probe_to_json(const ProbeResult& p) {
@@ -226,7 +252,11 @@ std::string probe_to_json(const ProbeResult& p) {
                             {"d2h_bps", p.d2h_bps},
                             {"managed_prefetch_bps", p.managed_prefetch_bps},
                             {"fault_bps", p.fault_bps},
-                            {"device_bps", p.device_bps}};
+                            {"device_bps", p.device_bps},
+                            {"disk_read_bps", p.disk_read_bps},
+                            {"flops_per_s", p.flops_per_s},
+                            {"noise", p.noise},
+                            {"cache_bytes", p.cache_bytes}};
   return j.dump(2);
 }
 
@@ -262,6 +292,14 @@ ProbeResult probe_from_json(const std::string& text, const std::string& origin) 
   p.managed_prefetch_bps = read_bps(j, "managed_prefetch_bps", origin);
   p.fault_bps = read_bps(j, "fault_bps", origin);
   p.device_bps = read_bps(j, "device_bps", origin);
+  // Added after ferry-probe/1's first files: absent means not measured (0).
+  for (auto [key, field] : {std::pair{"disk_read_bps", &p.disk_read_bps}, std::pair{"flops_per_s", &p.flops_per_s},
+                            std::pair{"noise", &p.noise}})
+    if (j.contains(key)) *field = read_bps(j, key, origin);
+  if (j.contains("cache_bytes")) {
+    if (!j.at("cache_bytes").is_number_unsigned()) throw BadInput(origin + ": key 'cache_bytes' must be a non-negative integer");
+    p.cache_bytes = j.at("cache_bytes").get<std::uint64_t>();
+  }
   return p;
 }
 

@@ -20,7 +20,10 @@ namespace ferry {
 struct ProbeOptions {
   std::uint64_t bytes = std::uint64_t{256} << 20;  // transfer size per measurement
   int repeats = 5;                                  // the median of this many is reported
-  std::string scratch_dir = "/tmp";                 // CPU: where the mmap probe file goes
+  std::string scratch_dir = "/tmp";                 // where the file of the disk and mmap measurements goes
+  // Bytes of the file measurements (disk read, mmap faults); 0 = `bytes`. The quick probe keeps
+  // them smaller than the memory figures, which must exceed the caches.
+  std::uint64_t file_bytes = 0;
 };
 
 // All bandwidths in bytes per second; 0 when not measured on this backend.
@@ -37,14 +40,25 @@ struct ProbeResult {
   double managed_prefetch_bps = 0; // CUDA: cudaMemPrefetchAsync to the device; CPU: WILLNEED + touch
   double fault_bps = 0;            // CUDA: fault-driven migration; CPU: mmap page-fault reads
   double device_bps = 0;           // CUDA: device copy kernel (read + write); CPU: RAM streaming read
+  double disk_read_bps = 0;        // both: pread() of a file whose pages were dropped from the page cache
+  double flops_per_s = 0;          // both: a large f32 GEMM (the BLAS of the backend), filled by the runtime
+  // The largest relative spread (max - min) / median of the repeats of any figure above: how far a
+  // run can honestly land above 1.0 of the bound by the probe's noise alone.
+  double noise = 0;
+  // The largest cache between the compute and its memory (CPU: the last-level cache; CUDA: L2).
+  // Bytes up to this size may be served from it, so the memory term leaves them out (and, on the
+  // CPU, whose link is a RAM copy, the link term too): a model that fits in the cache must not
+  // score above 1.0 against RAM bandwidth.
+  std::uint64_t cache_bytes = 0;
 };
 
 // Runs every measurement for the backend. Throws ResourceExhausted when the buffers do not fit.
 ProbeResult run_probe(Backend& backend, const ProbeOptions& opt);
 
-// The link bandwidth a policy is bound by (bytes/s): stream -> h2d, um-prefetch -> managed
-// prefetch, um -> fault; resident/auto -> h2d (only streamed bytes count, and there are none).
-double link_bandwidth(const ProbeResult& p, Policy policy);
+// The link of the bound, the same for every policy (DESIGN.md): the fastest way this machine moves
+// bytes from host RAM to the compute device — a pinned host -> device copy on CUDA, a RAM -> RAM
+// memcpy on the CPU. Bytes that were on disk are bound by disk_read_bps as well.
+inline double link_bandwidth(const ProbeResult& p) { return p.h2d_bps; }
 
 std::string probe_to_json(const ProbeResult& p);                        // pretty JSON text
 ProbeResult probe_from_json(const std::string& text, const std::string& origin);  // BadInput if malformed

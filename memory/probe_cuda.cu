@@ -73,7 +73,7 @@ class TimingEvent {
 
 // Bytes per second of `bytes` moved by `work` on stream s, timed by events around it (median of
 // `repeats`). `before` runs untimed ahead of each repeat (e.g. moving managed pages back to the host).
-double measure(const ProbeStream& s, std::uint64_t bytes, int repeats, const std::function<void()>& work,
+double measure(double& noise, const ProbeStream& s, std::uint64_t bytes, int repeats, const std::function<void()>& work,
                const std::function<void()>& before = {}) {
   TimingEvent start, stop;
   std::vector<double> v;
@@ -87,7 +87,7 @@ double measure(const ProbeStream& s, std::uint64_t bytes, int repeats, const std
     FERRY_CUDA(cudaEventElapsedTime(&ms, start.get(), stop.get()));
     v.push_back(static_cast<double>(bytes) / std::max(static_cast<double>(ms) * 1e-3, 1e-9));
   }
-  return median_of(v);
+  return median_noting_spread(v, noise);
 }
 
 cudaMemLocation host_location() {
@@ -123,6 +123,9 @@ void run_probe_cuda(const ProbeOptions& opt, ProbeResult& r) {
   int sms = 0;
   FERRY_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   const unsigned grid = static_cast<unsigned>(std::max(1, sms) * 8);
+  int l2 = 0;
+  FERRY_CUDA(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
+  r.cache_bytes = static_cast<std::uint64_t>(std::max(l2, 0));
   Buffer sink = Buffer::allocate(DeviceKind::CUDA, BufferKind::Device, 256, 256);
   ProbeStream s;
 
@@ -135,8 +138,8 @@ void run_probe_cuda(const ProbeOptions& opt, ProbeResult& r) {
     h2d();  // warm-up
     d2h();
     s.sync();
-    r.h2d_bps = measure(s, n, opt.repeats, h2d);
-    r.d2h_bps = measure(s, n, opt.repeats, d2h);
+    r.h2d_bps = measure(r.noise, s, n, opt.repeats, h2d);
+    r.d2h_bps = measure(r.noise, s, n, opt.repeats, d2h);
   }
 
   {  // managed memory: explicit prefetch (`um-prefetch`) and on-demand faults (`um`)
@@ -157,8 +160,8 @@ void run_probe_cuda(const ProbeOptions& opt, ProbeResult& r) {
       auto to_device = [&] { FERRY_CUDA(cudaMemPrefetchAsync(managed.data(), n, device_location(device), 0, s.get())); };
       to_device();  // warm-up: both directions once
       to_host();
-      r.managed_prefetch_bps = measure(s, n, opt.repeats, to_device, to_host);
-      r.fault_bps = measure(s, n, opt.repeats, fault_read, to_host);
+      r.managed_prefetch_bps = measure(r.noise, s, n, opt.repeats, to_device, to_host);
+      r.fault_bps = measure(r.noise, s, n, opt.repeats, fault_read, to_host);
       to_host();
     } else {
       // Without concurrent managed access the pages migrate when a kernel launches; the host
@@ -168,7 +171,7 @@ void run_probe_cuda(const ProbeOptions& opt, ProbeResult& r) {
         std::memset(managed.data(), 0x5a, n);
       };
       r.managed_prefetch_bps = 0;  // cudaMemPrefetchAsync is not available
-      r.fault_bps = measure(s, n, opt.repeats, fault_read, host_touch);
+      r.fault_bps = measure(r.noise, s, n, opt.repeats, fault_read, host_touch);
       FERRY_CUDA(cudaDeviceSynchronize());
     }
   }
@@ -184,7 +187,7 @@ void run_probe_cuda(const ProbeOptions& opt, ProbeResult& r) {
     };
     copy();  // warm-up
     s.sync();
-    r.device_bps = measure(s, 2 * half, opt.repeats, copy);
+    r.device_bps = measure(r.noise, s, 2 * half, opt.repeats, copy);
   }
   s.sync();
 }

@@ -12,6 +12,14 @@ inline constexpr std::uint64_t kProbeMinBytes = std::uint64_t{1} << 20;  // smal
 inline constexpr std::size_t kProbeGranule = std::size_t{64} << 10;      // bytes are rounded up to this
 
 double median_of(std::vector<double> v);  // 0 for an empty vector
+// median_of(v), and raises `noise` to the relative spread (max - min) / median of v when larger.
+double median_noting_spread(std::vector<double> v, double& noise);
+
+// Bytes per second of pread() from a file on disk whose pages were dropped from the page cache
+// (the disk tier's read), into `dst` of `n` bytes; `n` bytes of the file `f` are used. The median of
+// `repeats`; the spread goes into `noise`.
+class MappedFile;
+double measure_disk_read(const MappedFile& f, std::byte* dst, std::size_t n, int repeats, double& noise);
 
 // Fills the bandwidths of r (r.bytes is the requested size; it is lowered to a quarter of the free
 // device memory when larger). Built only when FERRY_HAVE_CUDA; the current device is the backend's.

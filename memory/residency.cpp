@@ -25,6 +25,7 @@ void Residency::on_fetch(int pack, std::uint64_t moved) {
   current_ += bytes_[i];
   peak_ = std::max(peak_, current_);
   h2d_ += moved;
+  h2d_total_ += moved;
   ++fetches_;
 }
 

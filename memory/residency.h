@@ -29,12 +29,13 @@ class Residency {
   std::uint64_t pack_bytes(int pack) const { return bytes_.at(static_cast<std::size_t>(pack)); }
   int packs() const { return static_cast<int>(bytes_.size()); }
   void reset_counters();  // h2d, d2h, fetches, evictions (not residency, not peak)
+  std::uint64_t bytes_h2d_total() const { return h2d_total_; }  // since construction, never reset
 
  private:
   std::uint64_t budget_;
   std::vector<std::uint64_t> bytes_;
   std::vector<bool> resident_;
-  std::uint64_t current_ = 0, peak_ = 0, h2d_ = 0, d2h_ = 0, fetches_ = 0, evictions_ = 0;
+  std::uint64_t current_ = 0, peak_ = 0, h2d_ = 0, d2h_ = 0, fetches_ = 0, evictions_ = 0, h2d_total_ = 0;
 };
 
 }  // namespace ferry

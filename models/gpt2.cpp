@@ -93,4 +93,14 @@ void lm_head(Stream& s, const ModelSpec& spec, const PackLayout& layout0, const 
   ops::logits(s, x, layout0.view(pack0, head, s.device()), logits);
 }
 
+double pass_flops(const ModelSpec& spec, std::int64_t rows, std::int64_t attended, std::int64_t logit_rows) {
+  const double H = spec.hidden_size, F = spec.ffn_size, V = spec.vocab_size, L = spec.num_layers;
+  // Per row and block: c_attn H x 3H, c_proj H x H, c_fc H x F, mlp c_proj F x H.
+  const double gemm = 2.0 * (3 * H * H + H * H + 2 * H * F);
+  // Per attended (query, key) pair and block: q.k over H and p.v over H.
+  const double attn = 2.0 * 2.0 * H;
+  return L * (gemm * static_cast<double>(rows) + attn * static_cast<double>(attended)) +
+         2.0 * H * V * static_cast<double>(logit_rows);
+}
+
 }  // namespace ferry::gpt2

@@ -39,6 +39,10 @@ struct Workspace {
 };
 // Bytes of a Workspace for `rows` rows (each tensor 256-byte aligned).
 std::size_t workspace_bytes(const ModelSpec& spec, int rows);
+// The arithmetic of one pass (a multiply-add is 2 FLOPs): `rows` rows through every block (the four
+// GEMMs), attention over `attended` (query, key) pairs summed over the rows and heads' hidden width,
+// and the LM head for `logit_rows` rows. For the compute term of the bound (runtime/bound.h).
+double pass_flops(const ModelSpec& spec, std::int64_t rows, std::int64_t attended, std::int64_t logit_rows);
 // Carves a Workspace for `rows` rows out of `base` (workspace_bytes(spec, rows) bytes).
 Workspace carve_workspace(const ModelSpec& spec, int rows, std::byte* base, DeviceKind device);
 

@@ -6,19 +6,26 @@
 
 namespace ferry {
 
+namespace {
+
+double over(double amount, double rate) { return amount > 0 && rate > 0 ? amount / rate : 0; }
+double beyond(std::uint64_t bytes, std::uint64_t cached) { return bytes > cached ? static_cast<double>(bytes - cached) : 0; }
+
+}  // namespace
+
 void finish_bound(StepBound& b) {
-  const double link = b.streamed_bytes > 0 && b.link_bps > 0 ? static_cast<double>(b.streamed_bytes) / b.link_bps : 0;
-  const double memory = b.resident_bytes > 0 && b.memory_bps > 0 ? static_cast<double>(b.resident_bytes) / b.memory_bps : 0;
-  // Compute only bounds a step that streamed: then the question is whether the copies hid behind it.
-  const double compute = b.streamed_bytes > 0 ? std::max(b.compute_s, 0.0) : 0;
-  b.bound_s = memory;
+  b.compute_s = over(b.flops, b.flops_per_s);
+  b.link_s = std::max(over(beyond(b.streamed_bytes, b.link_cache_bytes), b.link_bps),
+                      over(static_cast<double>(b.disk_bytes), b.disk_bps));
+  b.memory_s = over(beyond(b.read_bytes, b.memory_cache_bytes), b.memory_bps);
+  b.bound_s = b.memory_s;
   b.limited_by = "memory";
-  if (link > b.bound_s) {
-    b.bound_s = link;
+  if (b.link_s > b.bound_s) {
+    b.bound_s = b.link_s;
     b.limited_by = "link";
   }
-  if (compute > b.bound_s) {
-    b.bound_s = compute;
+  if (b.compute_s > b.bound_s) {
+    b.bound_s = b.compute_s;
     b.limited_by = "compute";
   }
   b.fraction = b.measured_s > 0 ? b.bound_s / b.measured_s : 0;
@@ -29,6 +36,7 @@ BoundSummary summarize_bounds(const std::vector<StepBound>& steps) {
   std::vector<double> decode;
   std::map<std::string, int> decode_limits, prefill_limits;
   for (const StepBound& b : steps) {
+    sum.max_fraction = std::max(sum.max_fraction, b.fraction);
     if (b.step == 0) {
       sum.prefill_fraction = b.fraction;
       ++prefill_limits[b.limited_by];
@@ -50,19 +58,6 @@ BoundSummary summarize_bounds(const std::vector<StepBound>& steps) {
       sum.limited_by = name;
     }
   return sum;
-}
-
-bool cpu_stream_reads_disk(std::uint64_t streamed_bytes, std::uint64_t available_ram, std::uint64_t planned_peak) {
-  if (available_ram == 0) return false;  // unknown: assume the cache holds it
-  const std::uint64_t room = available_ram > planned_peak ? available_ram - planned_peak : 0;
-  return streamed_bytes > room;
-}
-
-double bound_link_bps(const ProbeResult& probe, Policy policy, bool stream_reads_disk) {
-  const double link = link_bandwidth(probe, policy);
-  if (policy == Policy::Stream && stream_reads_disk && probe.fault_bps > 0 && probe.fault_bps < link)
-    return probe.fault_bps;
-  return link;
 }
 
 }  // namespace ferry

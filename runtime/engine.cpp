@@ -7,12 +7,12 @@
 
 #include "base/error.h"
 #include "base/progress.h"
+#include "base/sysinfo.h"
+#include "base/um_counters.h"
 #include "memory/buffer.h"
 #include "models/gpt2.h"
 #include "models/weights.h"
-#ifdef FERRY_HAVE_CUDA
-#include "ops/cuda_context.cuh"  // the ops' device workspace, part of the CUDA reserve
-#endif
+#include "runtime/run_plan.h"
 
 namespace ferry {
 
@@ -82,67 +82,47 @@ std::uint64_t batch_reserve_bytes(const ModelSpec& spec, int max_batch_tokens, i
 }
 
 Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg) : spec_(spec), cfg_(cfg) {
-  if (cfg_.prefetch_depth < 1 || cfg_.prefetch_depth > 16)
-    throw BadInput("--prefetch-depth: must be between 1 and 16, got " + std::to_string(cfg_.prefetch_depth));
-  if (cfg_.streams < 1 || cfg_.streams > 16)
-    throw BadInput("--streams: must be between 1 and 16, got " + std::to_string(cfg_.streams));
   backend_ = make_backend(cfg_.device, cfg_.device_index, cfg_.threads);
   layouts_ = gpt2::pack_layouts(spec_, weight_dtype_for(spec_, cfg_.device));
-
-  PlanRequest req;
-  req.policy = cfg_.policy;
-  req.depth = cfg_.prefetch_depth;
-  req.streams = cfg_.streams;
-  req.device = cfg_.device;
-  std::uint64_t model_bytes = 0;
-  for (const PackLayout& l : layouts_) {
-    req.pack_bytes.push_back(l.bytes());
-    model_bytes += l.bytes();
-  }
-  std::vector<std::string> device_notes;
-  if (cfg_.device == DeviceKind::CUDA) {
-    if (cfg_.max_batch_tokens < 1) throw BadInput("--max-batch-tokens: must be >= 1, got " + std::to_string(cfg_.max_batch_tokens));
-    if (cfg_.max_sequences < 1) throw BadInput("--max-seqs: must be >= 1, got " + std::to_string(cfg_.max_sequences));
-    reserved_bytes_ = batch_reserve_bytes(spec_, cfg_.max_batch_tokens, cfg_.max_sequences);
-#ifdef FERRY_HAVE_CUDA
-    reserved_bytes_ += ops::cuda::kLtWorkspaceBytes + ops::cuda::kScratchBytes;
-#endif
-    req.reserved_bytes = reserved_bytes_;
-  }
-  const DeviceMemoryInfo mem = backend_->memory_info();
-  req.budget = device_budget(cfg_, mem, model_bytes, reserved_bytes_, device_notes);
-  plan_ = make_plan(req);
-  plan_.notes.insert(plan_.notes.end(), device_notes.begin(), device_notes.end());
-  if (cfg_.device == DeviceKind::CPU && plan_.policy == Policy::Stream) {
-    std::uint64_t streamed = 0;
-    for (std::size_t p = 0; p < req.pack_bytes.size(); ++p)
-      if (!plan_.keep[p]) streamed += req.pack_bytes[p];
-    stream_reads_disk_ = cpu_stream_reads_disk(streamed, mem.free_bytes, plan_.planned_peak);
-    if (stream_reads_disk_)
-      plan_.notes.push_back("stream: the streamed layers (" + format_bytes(streamed) +
-                            ") do not fit in the page cache beside the plan (available RAM " +
-                            format_bytes(mem.free_bytes) + "), so every step reads them from the pack file on disk; "
-                            "the bound's link is the probe's file-read bandwidth");
+  RunPlan rp = plan_run(spec_, cfg_, machine_memory(*backend_));
+  plan_ = std::move(rp.plan);
+  reserved_bytes_ = rp.reserved_bytes;
+  if (cfg_.probe && cfg_.probe->device != device_name(cfg_.device))
+    throw BadInput("--probe: the probe was measured on " + cfg_.probe->device + ", this run uses " +
+                   device_name(cfg_.device));
+  // CUDA managed memory moves pages behind ferry's back: the bound's streamed bytes come from
+  // CUPTI's Unified Memory counters, which must be enabled before the first managed allocation.
+  if (cfg_.probe && cfg_.device == DeviceKind::CUDA && (plan_.policy == Policy::UM || plan_.policy == Policy::UMPrefetch)) {
+    const std::string why = enable_um_counters(cfg_.device_index);
+    um_counted_ = why.empty();
+    if (!um_counted_) plan_.notes.push_back("the bound counts managed bytes as issued, not measured: " + why);
   }
 
   PlacementConfig pc;
   pc.policy = plan_.policy;
-  for (std::uint64_t b : req.pack_bytes) pc.pack_bytes.push_back(static_cast<std::size_t>(b));
+  for (std::uint64_t b : rp.pack_bytes) pc.pack_bytes.push_back(static_cast<std::size_t>(b));
   pc.keep = plan_.keep;
+  pc.tier = plan_.tier;
   pc.slots = plan_.slots;
   pc.pack_dir = cfg_.pack_dir;
   pc.allow_oversubscribe = cfg_.allow_oversubscribe;
   pc.gpu_mem_limit = cfg_.gpu_mem_limit;
   placement_ = make_placement(*backend_, pc);
-  residency_ = std::make_unique<Residency>(plan_.budget, req.pack_bytes);
-  if (cfg_.probe && cfg_.probe->device != device_name(cfg_.device))
-    throw BadInput("--probe: the probe was measured on " + cfg_.probe->device + ", this run uses " +
-                   device_name(cfg_.device));
-  // The bound needs the compute intervals of each step, so a probe turns the timeline on.
-  if (cfg_.trace || cfg_.probe) timeline_ = std::make_unique<Timeline>(*backend_);
+  residency_ = std::make_unique<Residency>(plan_.budget, rp.pack_bytes);
+  if (cfg_.trace) timeline_ = std::make_unique<Timeline>(*backend_);
 
   load();
   pipeline_ = std::make_unique<LayerPipeline>(*backend_, plan_, *placement_, *residency_, timeline_.get());
+}
+
+std::uint64_t Engine::moved_bytes(bool& measured) const {
+  measured = true;
+  if (um_counted_) return um_counts().bytes_h2d;
+  if (cfg_.device == DeviceKind::CUDA && (plan_.policy == Policy::UM || plan_.policy == Policy::UMPrefetch)) {
+    measured = false;
+    return residency_->bytes_h2d_total();
+  }
+  return placement_->moved_bytes();
 }
 
 Engine::~Engine() = default;
@@ -297,36 +277,55 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
   const std::size_t row_bytes_h = static_cast<std::size_t>(H) * sizeof(float);
   const std::size_t row_bytes_v = static_cast<std::size_t>(V) * sizeof(float);
 
-  // The bound of each step (runtime/bound.h, DESIGN.md), when a probe was given. Every step reads
-  // every pack once; the bytes a step streams are what Residency saw fetched in it (under um, the
-  // bytes that fault in).
+  // The bound of each step (runtime/bound.h, DESIGN.md), when a probe was given: the step's FLOPs,
+  // the weight bytes it moved (measured as they moved), the part of them read from storage (the
+  // kernel's I/O accounting), and the bytes it must read (every weight, the KV cache it attends to).
   std::vector<StepBound> bounds;
   std::size_t records_seen = 0;
-  std::uint64_t read_bytes = 0;
-  for (const PackLayout& l : layouts_) read_bytes += l.used_bytes();
-  auto record_bound = [&](int step, double measured_s, std::uint64_t h2d_before) {
+  std::uint64_t weight_bytes = 0;
+  for (const PackLayout& l : layouts_) weight_bytes += l.used_bytes();
+  const std::uint64_t kv_row_bytes = static_cast<std::uint64_t>(H) * 2 * sizeof(float) * static_cast<std::uint64_t>(spec_.num_layers);
+  struct StepStart {
+    std::uint64_t moved = 0, disk = 0;
+  };
+  bool measured = true;
+  auto step_start = [&] { return StepStart{moved_bytes(measured), storage_read_bytes()}; };
+  const StepStart run_start = step_start();
+  auto record_bound = [&](int step, double measured_s, const StepStart& at, std::int64_t pass_rows, std::int64_t attended,
+                          std::int64_t head_rows) {
     if (!cfg_.probe) return;
-    timeline_->resolve();  // the streams were synchronized: every interval of the step has ended
     StepBound b;
     b.step = step;
     b.measured_s = measured_s;
-    const std::vector<TimelineRecord>& recs = timeline_->records();
-    for (; records_seen < recs.size(); ++records_seen) {
-      const TimelineRecord& r = recs[records_seen];
-      if (r.step == step && r.stream == 0 && (r.kind == TimelineKind::Compute || r.kind == TimelineKind::Other))
-        b.compute_s += std::max(0.0, r.end_us - r.begin_us) * 1e-6;
-    }
-    b.streamed_bytes = residency_->bytes_h2d() - h2d_before;
-    b.resident_bytes = read_bytes;
-    b.link_bps = bound_link_bps();
+    b.flops = gpt2::pass_flops(spec_, pass_rows, attended, head_rows);
+    b.streamed_bytes = moved_bytes(b.streamed_measured) - at.moved;
+    b.disk_bytes = storage_read_bytes() - at.disk;
+    b.read_bytes = weight_bytes + kv_row_bytes * static_cast<std::uint64_t>(step == 0 ? pass_rows : attended);
+    b.flops_per_s = cfg_.probe->flops_per_s;
+    b.link_bps = link_bandwidth(*cfg_.probe);
+    b.disk_bps = cfg_.probe->disk_read_bps;
     b.memory_bps = memory_bandwidth(*cfg_.probe);
+    b.memory_cache_bytes = cfg_.probe->cache_bytes;
+    b.link_cache_bytes = dev == DeviceKind::CPU ? cfg_.probe->cache_bytes : 0;
+    if (timeline_) {  // ferry's own compute time, beside the bound
+      timeline_->resolve();  // the streams were synchronized: every interval of the step has ended
+      b.ferry_compute_s = 0;
+      const std::vector<TimelineRecord>& recs = timeline_->records();
+      for (; records_seen < recs.size(); ++records_seen) {
+        const TimelineRecord& r = recs[records_seen];
+        if (r.step == step && r.stream == 0 && (r.kind == TimelineKind::Compute || r.kind == TimelineKind::Other))
+          b.ferry_compute_s += std::max(0.0, r.end_us - r.begin_us) * 1e-6;
+      }
+    }
     finish_bound(b);
     bounds.push_back(std::move(b));
   };
+  // (query, key) pairs of a causal prefill of sequences of these lengths.
+  auto causal_pairs = [](std::int64_t n) { return n * (n + 1) / 2; };
 
   // ---- prefill: every prompt token, one nested (or padded) batch ----
   const auto t_prefill = Clock::now();
-  const std::uint64_t h2d_prefill = residency_->bytes_h2d();
+  const StepStart prefill_start = step_start();
   {
     const int T = prefill_rows;
     ids.host.clear();
@@ -382,13 +381,17 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
     pipeline_->synchronize();
   }
   result.stats.prefill_s = seconds_since(t_prefill);
-  record_bound(0, result.stats.prefill_s, h2d_prefill);
+  {
+    std::int64_t pairs = 0;
+    for (const auto& p : req.prompts) pairs += causal_pairs(padded ? max_len : static_cast<std::int64_t>(p.size()));
+    record_bound(0, result.stats.prefill_s, prefill_start, prefill_rows, pairs, req.prompt_logits ? prefill_rows : B);
+  }
 
   // ---- decode: one row per sequence, attending to its KV cache ----
   const auto t_decode = Clock::now();
   for (int step = 1; step < req.max_new_tokens; ++step) {
     const auto t_step = Clock::now();
-    const std::uint64_t h2d_step = residency_->bytes_h2d();
+    const StepStart at = step_start();
     ids.host.resize(static_cast<std::size_t>(B));
     pos.host.resize(static_cast<std::size_t>(B));
     seq.host.resize(static_cast<std::size_t>(B));
@@ -409,7 +412,9 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
     gpt2::lm_head(cs, spec_, layout0, pack0, ws.normed, lg);
     if (timeline_) timeline_->end(tok, cs);
     sample_and_collect(step, lg);
-    record_bound(step, seconds_since(t_step), h2d_step);
+    std::int64_t attended = 0;
+    for (std::int32_t l : len.host) attended += l;
+    record_bound(step, seconds_since(t_step), at, B, attended, B);
   }
   pipeline_->synchronize();
   if (timeline_) timeline_->resolve();
@@ -423,7 +428,8 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
   st.prefill_tokens_per_s = st.prefill_s > 0 ? static_cast<double>(total) / st.prefill_s : 0;
   st.decode_tokens_per_s =
       st.decode_s > 0 && st.decode_steps > 0 ? static_cast<double>(B) * st.decode_steps / st.decode_s : 0;
-  st.bytes_h2d = residency_->bytes_h2d();
+  st.bytes_h2d = moved_bytes(st.bytes_measured) - run_start.moved;
+  st.bytes_from_disk = storage_read_bytes() - run_start.disk;
   st.bytes_d2h = residency_->bytes_d2h();
   st.budget = plan_.budget;
   st.peak_resident = residency_->peak_bytes();
@@ -437,9 +443,12 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
   if (cfg_.probe) {
     st.bound_link_bps = bound_link_bps();
     st.bound_memory_bps = memory_bandwidth(*cfg_.probe);
+    st.bound_disk_bps = cfg_.probe->disk_read_bps;
+    st.bound_flops_per_s = cfg_.probe->flops_per_s;
     const BoundSummary sum = summarize_bounds(bounds);
     st.prefill_bound_fraction = sum.prefill_fraction;
     st.decode_bound_fraction = sum.decode_fraction;
+    st.max_bound_fraction = sum.max_fraction;
     st.limited_by = sum.limited_by;
     st.steps = std::move(bounds);
   }

@@ -33,6 +33,10 @@ struct EngineConfig {
   int threads = 0;                  // CPU: 0 = all cores
   Policy policy = Policy::Auto;
   BudgetSpec budget;                // unset = no limit; percentages are of the model's weight bytes
+  // The host tier (DESIGN.md "Three tiers"): streamed layers kept in host RAM between uses (CUDA:
+  // pinned; CPU: the page cache of the pack file); the rest are read from disk every time. Unset =
+  // the available RAM less a margin (runtime/run_plan.h host_budget).
+  BudgetSpec host_budget;
   int prefetch_depth = 1;
   int streams = 2;
   Layout layout = Layout::Nested;   // padded exists only for comparison
@@ -45,9 +49,10 @@ struct EngineConfig {
   bool allow_oversubscribe = false;  // um / um-prefetch: managed weights may exceed the free memory
   std::string pack_dir = "/tmp";    // where the CPU mmap tiers keep their packed weights
   bool progress = true;             // progress bar on stderr while loading (only on a tty)
-  bool trace = false;               // record a Timeline of every prefetch / compute / evict
-  // Measured bandwidths (`ferry probe`): when set, every step is reported against the bound of
-  // DESIGN.md (RunStats::steps); the Timeline is then recorded even without `trace`.
+  bool trace = false;               // record a Timeline of every prefetch / compute / evict (costs a
+                                    // record per interval; off, nothing is recorded)
+  // Measured bandwidths and FLOP rate (`ferry probe`): when set, every step is reported against the
+  // bound of DESIGN.md (RunStats::steps). ferry's own compute time is added beside it with `trace`.
   std::optional<ProbeResult> probe;
   // Called after block `block` (0-based) of step `step` (0 = prefill) has computed, in stream order
   // on the compute stream (a host callback: on CPU the stream's thread, on CUDA the driver's callback
@@ -74,13 +79,18 @@ struct RunStats {
   int decode_steps = 0;
   double prefill_tokens_per_s = 0, decode_tokens_per_s = 0;
   std::uint64_t bytes_h2d = 0, bytes_d2h = 0;  // weight bytes moved between tiers in this run
+  // Of bytes_h2d, measured (runtime/bound.h): the bytes read from storage by the process in this
+  // run (/proc/self/io), and whether bytes_h2d itself was measured (false: counted as issued).
+  std::uint64_t bytes_from_disk = 0;
+  bool bytes_measured = true;
   std::uint64_t budget = 0, peak_resident = 0, model_bytes = 0;
   std::uint64_t fetches = 0, evictions = 0;
   // The bound (runtime/bound.h), when EngineConfig::probe is set: one StepBound per step (0 =
   // prefill), the probed bandwidths for the plan's policy, and the summary of the steps.
   std::vector<StepBound> steps;
-  double bound_link_bps = 0, bound_memory_bps = 0;
+  double bound_link_bps = 0, bound_memory_bps = 0, bound_disk_bps = 0, bound_flops_per_s = 0;
   double prefill_bound_fraction = 0, decode_bound_fraction = 0;  // decode: median over the steps
+  double max_bound_fraction = 0;                                 // the largest of any step
   std::string limited_by;  // most common limit of the decode steps: "compute", "link" or "memory"
   // Memory of the run (`ferry pressure`): the bytes of generate()'s batch buffers on the device (KV
   // cache, activations, logits, indices; the weights are peak_resident), and Backend::memory_info()
@@ -116,8 +126,13 @@ class Engine {
   // CUDA: device bytes reserved for activations, logits, the KV cache and the ops' workspace
   // (already taken out of the budget); 0 on the CPU.
   std::uint64_t reserved_bytes() const { return reserved_bytes_; }
-  // The link bandwidth the bound uses for this engine's plan (runtime/bound.h bound_link_bps).
-  double bound_link_bps() const { return cfg_.probe ? ferry::bound_link_bps(*cfg_.probe, plan_.policy, stream_reads_disk_) : 0; }
+  // The link bandwidth of the bound (the same for every policy: memory/probe.h link_bandwidth).
+  double bound_link_bps() const { return cfg_.probe ? link_bandwidth(*cfg_.probe) : 0; }
+  // Weight bytes moved to the compute tier so far, measured (Placement::moved_bytes, or CUPTI's
+  // migrations under CUDA managed memory); `measured` false when only the issued bytes are known.
+  std::uint64_t moved_bytes(bool& measured) const;
+  // The placement, for tests that measure residency from outside ferry (weight_regions()).
+  const Placement& placement() const { return *placement_; }
 
  private:
   void load();
@@ -132,7 +147,7 @@ class Engine {
   std::unique_ptr<LayerPipeline> pipeline_;
   double load_s_ = 0;
   std::uint64_t reserved_bytes_ = 0;
-  bool stream_reads_disk_ = false;  // CPU stream: the streamed packs do not fit in the page cache
+  bool um_counted_ = false;  // CUDA um / um-prefetch: CUPTI counts the migrations
   std::string weights_desc_;
 };
 

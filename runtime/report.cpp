@@ -25,18 +25,25 @@ nlohmann::json bound_json(const RunStats& st) {
   for (const StepBound& b : st.steps)
     steps.push_back({{"step", b.step},
                      {"measured_s", b.measured_s},
-                     {"compute_s", b.compute_s},
+                     {"flops", b.flops},
                      {"streamed_bytes", b.streamed_bytes},
-                     {"resident_bytes", b.resident_bytes},
-                     {"link_bps", b.link_bps},
-                     {"memory_bps", b.memory_bps},
+                     {"streamed_measured", b.streamed_measured},
+                     {"disk_bytes", b.disk_bytes},
+                     {"read_bytes", b.read_bytes},
+                     {"compute_s", b.compute_s},
+                     {"link_s", b.link_s},
+                     {"memory_s", b.memory_s},
                      {"bound_s", b.bound_s},
                      {"fraction", b.fraction},
-                     {"limited_by", b.limited_by}});
+                     {"limited_by", b.limited_by},
+                     {"ferry_compute_s", b.ferry_compute_s >= 0 ? nlohmann::json(b.ferry_compute_s) : nlohmann::json(nullptr)}});
   return {{"link_bps", st.bound_link_bps},
+          {"disk_bps", st.bound_disk_bps},
           {"memory_bps", st.bound_memory_bps},
+          {"flops_per_s", st.bound_flops_per_s},
           {"prefill_fraction", st.prefill_bound_fraction},
           {"decode_fraction", st.decode_bound_fraction},
+          {"max_fraction", st.max_bound_fraction},
           {"limited_by", st.limited_by},
           {"steps", std::move(steps)}};
 }
@@ -51,6 +58,8 @@ nlohmann::json stats_json(const RunStats& st) {
           {"prefill_tokens_per_s", st.prefill_tokens_per_s},
           {"decode_tokens_per_s", st.decode_tokens_per_s},
           {"bytes_h2d", st.bytes_h2d},
+          {"bytes_from_disk", st.bytes_from_disk},
+          {"bytes_measured", st.bytes_measured},
           {"bytes_d2h", st.bytes_d2h},
           {"budget_bytes", st.budget},
           {"peak_resident_bytes", st.peak_resident},
@@ -70,6 +79,8 @@ nlohmann::json plan_json(const Plan& p) {
           {"budget_bytes", p.budget},
           {"min_budget_bytes", p.min_budget},
           {"planned_peak_bytes", p.planned_peak},
+          {"tiers", {{"device_bytes", p.planned_peak}, {"host_bytes", p.host_bytes}, {"disk_bytes", p.disk_bytes},
+                     {"host_budget_bytes", p.host_budget}}},
           {"model_bytes", p.model_bytes},
           {"notes", p.notes},
           {"summary", p.summary()}};
@@ -129,31 +140,37 @@ std::string gb_per_s(double bps) {
   return buf;
 }
 
-// "decode at 0.63 of the bound (link-bound: 1.2 GB/s streamed of 1.9 GB/s probed)"
+// "decode at 0.63 of the bound (link-bound: 1.2 GB/s streamed of 1.9 GB/s probed; ...)"
 std::string bound_line(const RunStats& st) {
   if (st.steps.empty()) return "not measured (no probe)";
   // Medians over the decode steps (or the prefill step alone), like the fraction itself.
   const bool decode = st.steps.size() > 1;
-  std::vector<double> measured, compute, streamed, read;
+  std::vector<double> measured, compute, ferry, streamed, disk, read;
   for (const StepBound& b : st.steps) {
     if ((b.step > 0) != decode) continue;
     const double t = std::max(b.measured_s, 1e-12);
     measured.push_back(b.measured_s);
     compute.push_back(b.compute_s);
+    if (b.ferry_compute_s >= 0) ferry.push_back(b.ferry_compute_s);
     streamed.push_back(static_cast<double>(b.streamed_bytes) / t);
-    read.push_back(static_cast<double>(b.resident_bytes) / t);
+    disk.push_back(static_cast<double>(b.disk_bytes) / t);
+    read.push_back(static_cast<double>(b.read_bytes) / t);
   }
   char buf[256];
-  const std::string link = gb_per_s(median(streamed)) + " streamed of " + gb_per_s(st.bound_link_bps) + " probed";
   std::string why;
   if (st.limited_by == "link") {
-    why = "link-bound: " + link;
+    why = "link-bound: " + gb_per_s(median(streamed)) + " streamed of " + gb_per_s(st.bound_link_bps) + " probed, " +
+          gb_per_s(median(disk)) + " from disk of " + gb_per_s(st.bound_disk_bps) + " probed";
   } else if (st.limited_by == "memory") {
     why = "memory-bound: " + gb_per_s(median(read)) + " read of " + gb_per_s(st.bound_memory_bps) + " probed";
   } else {
-    std::snprintf(buf, sizeof buf, "compute-bound: %.3g ms computing of %.3g ms per step, ", median(compute) * 1e3,
-                  median(measured) * 1e3);
-    why = buf + link;
+    std::snprintf(buf, sizeof buf, "compute-bound: %.3g ms of FLOPs at %.3g GFLOP/s in %.3g ms per step",
+                  median(compute) * 1e3, st.bound_flops_per_s / 1e9, median(measured) * 1e3);
+    why = buf;
+  }
+  if (!ferry.empty()) {
+    std::snprintf(buf, sizeof buf, "; ferry computed for %.3g ms", median(ferry) * 1e3);
+    why += buf;
   }
   const double fraction = decode ? st.decode_bound_fraction : st.prefill_bound_fraction;
   std::snprintf(buf, sizeof buf, "%s at %.2f of the bound (", decode ? "decode" : "prefill", fraction);
@@ -187,8 +204,8 @@ void print_result_text(const Engine& engine, const GenerateResult& res, std::FIL
                st.prefill_s, st.prefill_tokens_per_s);
   std::fprintf(out, "decode     %d steps x %zu sequences in %.3f s = %.2f tokens/s\n", st.decode_steps,
                res.sequences.size(), st.decode_s, st.decode_tokens_per_s);
-  std::fprintf(out, "moved      %s host->device, %s device->host (%llu fetches, %llu evictions)\n",
-               format_bytes(st.bytes_h2d).c_str(), format_bytes(st.bytes_d2h).c_str(),
+  std::fprintf(out, "moved      %s host->device (%s of it read from disk), %s device->host (%llu fetches, %llu evictions)\n",
+               format_bytes(st.bytes_h2d).c_str(), format_bytes(st.bytes_from_disk).c_str(), format_bytes(st.bytes_d2h).c_str(),
                static_cast<unsigned long long>(st.fetches), static_cast<unsigned long long>(st.evictions));
   std::fprintf(out, "resident   peak %s of budget %s (model %s)\n", format_bytes(st.peak_resident).c_str(),
                format_bytes(st.budget).c_str(), format_bytes(st.model_bytes).c_str());

@@ -12,13 +12,16 @@ namespace ferry {
 
 namespace {
 
-// Auto, when the model does not fit. CUDA: um-prefetch moves whole 2 MiB-aligned packs with
-// cudaMemPrefetchAsync on copy streams and lets the driver manage the pages. CPU: stream, because
-// a memcpy from the page cache into a small ring of RAM buffers that stays hot in the caches and
-// the TLB should beat faulting pages of the pack file into the compute's address space every step
-// (each fault is a kernel entry, and DONTNEED behind the window re-zaps the page tables). This is a
-// prediction; `ferry pressure` measures every policy at every budget and checks it.
-Policy auto_policy(DeviceKind device) { return device == DeviceKind::CUDA ? Policy::UMPrefetch : Policy::Stream; }
+// Auto, when the model does not fit: stream, on both backends. CUDA: as many layers resident as
+// fit, the rest copied from pinned host memory (or from disk through pinned staging buffers) into
+// a ring of device buffers; a managed allocation of the whole model would be refused by the guard
+// on exactly the models ferry exists for (larger than the GPU), and um-prefetch stays explicit.
+// CPU: pread from the pack file into a small ring of RAM buffers that stays hot in the caches and
+// the TLB, instead of faulting pages of the pack file into the compute's address space every step
+// (each fault is a kernel entry, and DONTNEED behind the window re-zaps the page tables). This is
+// a fixed rule: the planner does not consult the probe. `ferry pressure` measures every policy at
+// every budget and checks it.
+Policy auto_policy(DeviceKind) { return Policy::Stream; }
 
 std::string pct(std::uint64_t part, std::uint64_t whole) {
   char buf[32];
@@ -37,10 +40,56 @@ std::string Plan::summary() const {
   s += ", budget " + format_bytes(budget) + " (" + pct(budget, model_bytes) + " of the " + format_bytes(model_bytes) +
        " model), planned peak " + format_bytes(planned_peak) + ", min budget " + format_bytes(min_budget);
   if (reserved_bytes > 0) s += ", " + format_bytes(reserved_bytes) + " reserved for activations, logits and KV cache";
+  s += "; tiers: device " + format_bytes(planned_peak) + ", host " + format_bytes(host_bytes) + ", disk " +
+       format_bytes(disk_bytes);
   return s;
 }
 
+namespace {
+
+// Kept packs are on the device. Streamed packs stay in host RAM, in the order a step reads them,
+// while the host budget allows; the rest are read from disk every time they are needed. Every
+// streamed pack is read once a step, so which ones stay in RAM does not change the bytes read from
+// each tier, only which layers wait on the disk. Managed memory (CUDA um / um-prefetch) is host RAM.
+void assign_tiers(const PlanRequest& req, Plan& plan) {
+  plan.tier.assign(req.pack_bytes.size(), Tier::Device);
+  std::uint64_t streamed = 0;
+  for (std::size_t p = 0; p < req.pack_bytes.size(); ++p)
+    if (!plan.keep[p]) streamed += req.pack_bytes[p];
+  plan.host_budget = std::min(req.host_budget, streamed);
+  for (std::size_t p = 0; p < req.pack_bytes.size(); ++p) {
+    if (plan.keep[p]) continue;
+    const std::uint64_t b = req.pack_bytes[p];
+    if (req.managed || plan.host_bytes + b <= req.host_budget) {
+      plan.tier[p] = Tier::Host;
+      plan.host_bytes += b;
+    } else {
+      plan.tier[p] = Tier::Disk;
+      plan.disk_bytes += b;
+    }
+  }
+  if (req.managed && plan.host_bytes > req.host_budget)
+    plan.notes.push_back(std::string(policy_name(plan.policy)) + ": the " + format_bytes(plan.host_bytes) +
+                         " of streamed layers live in managed memory (host RAM), above --host-budget " +
+                         format_bytes(req.host_budget) + "; managed memory has no disk tier");
+  if (plan.disk_bytes > 0)
+    plan.notes.push_back(format_bytes(plan.disk_bytes) + " of streamed layers beyond the host budget of " +
+                         format_bytes(req.host_budget) + " are read from disk every step");
+}
+
+Plan plan_device(const PlanRequest& req);
+
+}  // namespace
+
 Plan make_plan(const PlanRequest& req) {
+  Plan plan = plan_device(req);
+  assign_tiers(req, plan);
+  return plan;
+}
+
+namespace {
+
+Plan plan_device(const PlanRequest& req) {
   FERRY_CHECK(!req.pack_bytes.empty(), "make_plan: no packs (pack 0 holds the static weights)");
   const int L = static_cast<int>(req.pack_bytes.size()) - 1;
   const std::uint64_t pack0 = req.pack_bytes[0];
@@ -106,7 +155,7 @@ Plan make_plan(const PlanRequest& req) {
   if (req.policy == Policy::Auto) {
     plan.policy = auto_policy(req.device);
     plan.notes.push_back(std::string("auto: the model does not fit the budget, streaming with ") +
-                         policy_name(plan.policy));
+                         policy_name(plan.policy) + " (a fixed rule; the probe is not consulted)");
   }
 
   int depth = 0, streams = 1;
@@ -167,5 +216,7 @@ Plan make_plan(const PlanRequest& req) {
   FERRY_CHECK(plan.planned_peak <= budget, "make_plan: planned peak above the budget");
   return plan;
 }
+
+}  // namespace
 
 }  // namespace ferry

@@ -21,6 +21,11 @@ struct PlanRequest {
   // Device bytes set aside for activations, logits and the KV cache (the Engine's reserve on
   // CUDA; 0 on the CPU). Subtracted from `budget` before weights are placed.
   std::uint64_t reserved_bytes = 0;
+  // Host-tier bytes (streamed packs that stay in host RAM between uses; the rest are read from
+  // disk every time). UINT64_MAX = no limit.
+  std::uint64_t host_budget = std::numeric_limits<std::uint64_t>::max();
+  // The streamed packs live in managed memory (CUDA um / um-prefetch), which has no disk tier.
+  bool managed = false;
 };
 
 struct Plan {
@@ -36,6 +41,11 @@ struct Plan {
   std::uint64_t reserved_bytes = 0;  // PlanRequest::reserved_bytes, already taken out of `budget`
   int resident_layers = 0;
   int streamed_layers = 0;
+  // The three tiers: per pack, where it lives between uses (kept packs: Device), and the bytes of
+  // each tier. device_bytes is planned_peak (kept packs + the ring or window).
+  std::vector<Tier> tier;
+  std::uint64_t host_budget = 0;     // the host tier's bound (the request's, or every streamed byte)
+  std::uint64_t host_bytes = 0, disk_bytes = 0;
   std::vector<std::string> notes;    // adjustments made (depth clamped, ...), for --verbose and inspect
   std::string summary() const;       // one line: "um-prefetch: 20/36 layers resident, depth 2, 2 streams, ..."
 };

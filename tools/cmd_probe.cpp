@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "base/units.h"
 #include "memory/probe.h"
+#include "runtime/flops_probe.h"
 #include "runtime/report.h"
 #include "tools/cli_common.h"
 
@@ -37,21 +38,27 @@ void print_table(const ProbeResult& p, std::FILE* out) {
                p.device_name.c_str(), p.host.c_str(), format_bytes(p.bytes).c_str(), p.repeats, p.commit.c_str(),
                p.when.c_str());
   const Row rows[] = {
-      {"h2d", p.h2d_bps, "stream", "RAM -> RAM memcpy on a copy stream", "pinned host -> device cudaMemcpyAsync"},
+      {"h2d", p.h2d_bps, "link", "RAM -> RAM memcpy on a copy stream", "pinned host -> device cudaMemcpyAsync"},
       {"d2h", p.d2h_bps, "-", "RAM -> RAM memcpy, the other way", "device -> pinned host cudaMemcpyAsync"},
-      {"prefetch", p.managed_prefetch_bps, "um-prefetch", "madvise(WILLNEED) + touch of a dropped file",
-       "cudaMemPrefetchAsync of managed memory to the device"},
-      {"fault", p.fault_bps, "um", "page faults reading a dropped file", "a kernel faulting managed pages in"},
-      {"memory", p.device_bps, "resident", "streaming read of RAM by the compute threads",
+      {"disk", p.disk_read_bps, "disk", "pread of a file dropped from the page cache", "the same, into host memory"},
+      {"prefetch", p.managed_prefetch_bps, "-", "madvise(WILLNEED) + touch of a dropped file (um-prefetch)",
+       "cudaMemPrefetchAsync of managed memory to the device (um-prefetch)"},
+      {"fault", p.fault_bps, "-", "page faults reading a dropped file (um)", "a kernel faulting managed pages in (um)"},
+      {"memory", p.device_bps, "memory", "streaming read of RAM by the compute threads",
        "device copy kernel (bytes read + written)"},
   };
-  std::fprintf(out, "%-10s %12s  %-12s %s\n", "measure", "bandwidth", "bounds", "how");
+  std::fprintf(out, "%-10s %12s  %-8s %s\n", "measure", "bandwidth", "bounds", "how");
   for (const Row& r : rows) {
     char bw[32];
     if (r.bps > 0) std::snprintf(bw, sizeof bw, "%.2f GB/s", r.bps / 1e9);
     else std::snprintf(bw, sizeof bw, "n/a");
-    std::fprintf(out, "%-10s %12s  %-12s %s\n", r.name, bw, r.policy, cuda ? r.cuda_what : r.cpu_what);
+    std::fprintf(out, "%-10s %12s  %-8s %s\n", r.name, bw, r.policy, cuda ? r.cuda_what : r.cpu_what);
   }
+  std::fprintf(out, "%-10s %7.1f GFLOP/s  %-8s %s\n", "gemm", p.flops_per_s / 1e9, "compute",
+               cuda ? "cuBLASLt GEMM 8192^3, f16 weights" : "OpenBLAS sgemm 2048^3");
+  std::fprintf(out, "noise      %.1f%%: the largest (max - min) / median of any figure's repeats\n", 100 * p.noise);
+  std::fprintf(out, "The bound of every run (every policy): max(FLOPs / gemm, streamed bytes / h2d and disk bytes / disk,\n"
+                    "bytes read / memory). prefetch and fault are the mechanisms of um-prefetch and um, for comparison.\n");
 }
 
 void run(const ProbeFlags& f) {
@@ -63,7 +70,7 @@ void run(const ProbeFlags& f) {
   if (f.threads < 0) throw BadInput("--threads: must be >= 0, got " + std::to_string(f.threads));
   const std::string out = f.out.empty() ? "ferry-probe-" + std::string(device_name(device)) + ".json" : f.out;
   std::unique_ptr<Backend> backend = make_backend(device, 0, f.threads);
-  ProbeResult p = run_probe(*backend, opt);
+  ProbeResult p = probe_machine(*backend, opt);
   p.commit = git_commit();
   save_probe(p, out);
   if (f.json) {

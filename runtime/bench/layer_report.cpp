@@ -71,7 +71,7 @@ LayerReport layer_report(const Engine& engine, const RunStats& stats, const std:
   return rep;
 }
 
-std::string verdict_line(const RunStats& st, const Plan& plan) {
+std::string verdict_line(const RunStats& st, const Plan&) {
   if (st.steps.empty())
     return "verdict: no bound: the run measured no bandwidths (--no-probe); drop it, or pass --probe FILE saved "
            "by `ferry probe`";
@@ -89,11 +89,12 @@ std::string verdict_line(const RunStats& st, const Plan& plan) {
       if (b.step == 0) limited = b.limited_by;
   std::string why;
   if (limited == "link")
-    why = "the host->device link (" + rate(st.bound_link_bps) + " probed for " + policy_name(plan.policy) + ")";
+    why = "moving the streamed weights (" + rate(st.bound_link_bps) + " link, " + rate(st.bound_disk_bps) +
+          " disk probed; the same bound for every policy)";
   else if (limited == "memory")
     why = "device memory bandwidth (" + rate(st.bound_memory_bps) + " probed)";
   else if (limited == "compute")
-    why = "compute (the weight copies hid behind it)";
+    why = "the step's FLOPs at the probed GEMM peak (" + std::to_string(static_cast<long long>(st.bound_flops_per_s / 1e9)) + " GFLOP/s)";
   else
     why = limited.empty() ? "nothing measurable" : limited;
   const std::string unit = decode ? "/step" : " prefill";

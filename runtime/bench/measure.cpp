@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "base/sysinfo.h"
 #include "base/um_counters.h"
+#include "runtime/flops_probe.h"
 #include "memory/probe.h"
 #include "runtime/report.h"
 
@@ -40,6 +41,18 @@ Spread spread_of(std::vector<double> v) {
   return s;
 }
 
+ProbeOptions quick_probe_options(const std::string& scratch_dir) {
+  ProbeOptions opt;
+  // The memory figures must measure RAM, not the caches: 4 x the last-level cache per buffer (the
+  // read covers two), at least 64 MiB. The file figures (disk, faults) need no such size.
+  opt.bytes = std::max<std::uint64_t>(std::uint64_t{64} << 20, 4 * last_level_cache_bytes());
+  opt.bytes = std::min<std::uint64_t>(opt.bytes, std::uint64_t{1} << 30);
+  opt.file_bytes = std::uint64_t{64} << 20;
+  opt.repeats = 3;
+  opt.scratch_dir = scratch_dir;
+  return opt;
+}
+
 ProbeResult acquire_probe(const std::string& probe_file, DeviceKind device, int device_index, int threads,
                           const std::string& scratch_dir) {
   if (!probe_file.empty()) {
@@ -50,11 +63,7 @@ ProbeResult acquire_probe(const std::string& probe_file, DeviceKind device, int 
     return p;
   }
   std::unique_ptr<Backend> backend = make_backend(device, device_index, threads);
-  ProbeOptions opt;
-  opt.bytes = std::uint64_t{32} << 20;
-  opt.repeats = 3;
-  opt.scratch_dir = scratch_dir;
-  ProbeResult p = run_probe(*backend, opt);
+  ProbeResult p = probe_machine(*backend, quick_probe_options(scratch_dir));
   p.commit = git_commit();
   return p;
 }
@@ -98,9 +107,11 @@ const std::vector<std::string>& metric_columns() {
       "prefill_tokens_per_s", "prefill_tokens_per_s_min", "prefill_tokens_per_s_max",
       "decode_tokens_per_s", "decode_tokens_per_s_min", "decode_tokens_per_s_max",
       "step_ms", "step_ms_min", "step_ms_max",
-      "bytes_h2d", "bytes_d2h", "fetches", "evictions",
+      "bytes_h2d", "bytes_d2h", "bytes_from_disk", "ram_bytes_per_token", "disk_bytes_per_token",
+      "fetches", "evictions",
       "link_bps", "link_bps_min", "link_bps_max",
-      "probed_link_bps", "probed_memory_bps",
+      "probed_link_bps", "probed_disk_bps", "probed_memory_bps", "probed_flops_per_s", "probe_noise",
+      "bound_fraction_max_step",
       "bound_step_ms", "bound_decode_tokens_per_s",
       "bound_fraction", "bound_fraction_min", "bound_fraction_max", "prefill_bound_fraction", "limited_by",
       "budget_bytes", "model_bytes", "planned_peak_bytes", "peak_resident_bytes",
@@ -144,7 +155,7 @@ json measure_point(const ModelSpec& spec, const PointSpec& p) {
   const bool cpu = cfg.device == DeviceKind::CPU;
   const bool rss_reset = reset_peak_rss();  // the peak of the measured runs only
   std::vector<double> prefill_tps, decode_tps, step_ms, link, fraction, prefill_fraction, bound_ms, h2d, d2h, fetches,
-      evictions, minor, major, gpu_faults, um_h2d, um_d2h;
+      evictions, minor, major, gpu_faults, um_h2d, um_d2h, from_disk, ram_per_token, disk_per_token, max_fraction;
   std::uint64_t peak_resident = 0, allocated = 0, reserved = 0, batch_bytes = 0;
   RunStats last;
   json timeline = nullptr;
@@ -168,22 +179,29 @@ json measure_point(const ModelSpec& spec, const PointSpec& p) {
       step_ms.push_back(st.decode_s * 1e3 / st.decode_steps);
     }
     h2d.push_back(static_cast<double>(st.bytes_h2d));
+    from_disk.push_back(static_cast<double>(st.bytes_from_disk));
     d2h.push_back(static_cast<double>(st.bytes_d2h));
     fetches.push_back(static_cast<double>(st.fetches));
     evictions.push_back(static_cast<double>(st.evictions));
     minor.push_back(static_cast<double>(f1.minor - f0.minor));
     major.push_back(static_cast<double>(f1.major - f0.major));
     if (!st.steps.empty()) {
-      std::uint64_t streamed = 0;
+      std::uint64_t streamed = 0, disk = 0;
       for (const StepBound& b : st.steps) {
         if (b.step == 0) continue;
         streamed += b.streamed_bytes;
+        disk += std::min(b.disk_bytes, b.streamed_bytes);
         bound_ms.push_back(b.bound_s * 1e3);
       }
       if (st.decode_steps > 0 && st.decode_s > 0) {
         link.push_back(static_cast<double>(streamed) / st.decode_s);
         fraction.push_back(st.decode_bound_fraction);
+        // Per generated token: a decode step makes one token for each of the batch's sequences.
+        const double tokens = static_cast<double>(st.decode_steps) * p.batch;
+        ram_per_token.push_back(static_cast<double>(streamed - disk) / tokens);
+        disk_per_token.push_back(static_cast<double>(disk) / tokens);
       }
+      max_fraction.push_back(st.max_bound_fraction);
       prefill_fraction.push_back(st.prefill_bound_fraction);
     }
     peak_resident = std::max(peak_resident, st.peak_resident);
@@ -205,12 +223,19 @@ json measure_point(const ModelSpec& spec, const PointSpec& p) {
   put_spread(row, "step_ms", step_ms);
   row["bytes_h2d"] = median_or_null(h2d);
   row["bytes_d2h"] = median_or_null(d2h);
+  row["bytes_from_disk"] = median_or_null(from_disk);
+  row["ram_bytes_per_token"] = median_or_null(ram_per_token);
+  row["disk_bytes_per_token"] = median_or_null(disk_per_token);
   row["fetches"] = median_or_null(fetches);
   row["evictions"] = median_or_null(evictions);
   put_spread(row, "link_bps", link);
   const bool bound = cfg.probe.has_value() && !last.steps.empty();
   row["probed_link_bps"] = bound ? json(last.bound_link_bps) : json(nullptr);
+  row["probed_disk_bps"] = bound ? json(last.bound_disk_bps) : json(nullptr);
   row["probed_memory_bps"] = bound ? json(last.bound_memory_bps) : json(nullptr);
+  row["probed_flops_per_s"] = bound ? json(last.bound_flops_per_s) : json(nullptr);
+  row["probe_noise"] = bound ? json(cfg.probe->noise) : json(nullptr);
+  row["bound_fraction_max_step"] = bound && !max_fraction.empty() ? json(*std::max_element(max_fraction.begin(), max_fraction.end())) : json(nullptr);
   const Spread bms = spread_of(bound_ms);
   row["bound_step_ms"] = bms.count ? json(bms.median) : json(nullptr);
   row["bound_decode_tokens_per_s"] = bms.count && bms.median > 0 ? json(p.batch * 1e3 / bms.median) : json(nullptr);

@@ -30,8 +30,12 @@ Spread spread_of(std::vector<double> v);
 // (Linux >= 4.0). False when that is not possible; the peak is then the process's since it started.
 bool reset_peak_rss();
 
+// The options of the quick probe `ferry run` takes without --probe: memory figures over 4 x the
+// last-level cache (at least 64 MiB, at most 1 GiB), file figures over 64 MiB, 3 repeats.
+ProbeOptions quick_probe_options(const std::string& scratch_dir);
+
 // The bandwidths a grid is reported against: `probe_file` (saved by `ferry probe`) when given, else
-// a quick probe measured now (32 MiB x 3 repeats, as `ferry run` does without --probe). The device
+// a quick probe measured now (quick_probe_options, as `ferry run` does without --probe). The device
 // of a probe file must match `device` (BadInput otherwise).
 ProbeResult acquire_probe(const std::string& probe_file, DeviceKind device, int device_index, int threads,
                           const std::string& scratch_dir);

@@ -155,13 +155,9 @@ TEST(Probe, MalformedJsonIsBadInputNamingTheOrigin) {
   EXPECT_THROW(save_probe(sample_probe(), "/nonexistent/dir/probe.json"), BadInput);
 }
 
-TEST(Probe, LinkBandwidthFollowsThePolicy) {
+TEST(Probe, OneLinkForEveryPolicy) {
   const ProbeResult p = sample_probe();
-  EXPECT_EQ(link_bandwidth(p, Policy::Stream), p.h2d_bps);
-  EXPECT_EQ(link_bandwidth(p, Policy::UMPrefetch), p.managed_prefetch_bps);
-  EXPECT_EQ(link_bandwidth(p, Policy::UM), p.fault_bps);
-  EXPECT_EQ(link_bandwidth(p, Policy::Resident), p.h2d_bps);
-  EXPECT_EQ(link_bandwidth(p, Policy::Auto), p.h2d_bps);
+  EXPECT_EQ(link_bandwidth(p), p.h2d_bps);
   EXPECT_EQ(memory_bandwidth(p), p.device_bps);
 }
 

@@ -65,7 +65,7 @@ TEST(Planner, BudgetTable) {
       {Policy::Resident, 500 * M, 1, 2, DeviceKind::CPU, Policy::Resident, 8, 0, 0, 1, 500 * M},
       // 50%: 250 MiB = 100 static + 2 slots of 50 + 1 kept block.
       {Policy::Auto, 250 * M, 1, 2, DeviceKind::CPU, Policy::Stream, 1, 1, 2, 2, 250 * M},
-      {Policy::Auto, 250 * M, 1, 2, DeviceKind::CUDA, Policy::UMPrefetch, 1, 1, 2, 2, 250 * M},
+      {Policy::Auto, 250 * M, 1, 2, DeviceKind::CUDA, Policy::Stream, 1, 1, 2, 2, 250 * M},  // never managed
       {Policy::UM, 250 * M, 3, 4, DeviceKind::CPU, Policy::UM, 2, 0, 1, 1, 250 * M},
       {Policy::UMPrefetch, 250 * M, 2, 0, DeviceKind::CPU, Policy::UMPrefetch, 0, 2, 3, 1, 250 * M},
       // 40% = 200 MiB with depth 3 asked for: clamped to depth 1 (100 + 2*50).
