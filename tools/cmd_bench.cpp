@@ -33,6 +33,7 @@ struct BenchFlags {
   std::string probe;
   bool no_probe = false;
   EngineFlags engine;
+  GivenFlags given;  // the flags on the command line
 };
 
 void bench(const BenchFlags& f) {
@@ -40,7 +41,7 @@ void bench(const BenchFlags& f) {
   bench::BenchOptions opt;
   opt.suite = f.suite;
   opt.model = f.model;
-  opt.engine = to_engine_config(f.engine);
+  opt.engine = to_engine_config(f.engine, f.given);
   opt.lengths.avg = f.avg_seqlen;
   opt.lengths.max = f.max_seqlen;
   opt.lengths.stdev = f.seqlen_stdev;
@@ -124,7 +125,10 @@ void register_bench(CLI::App& app) {
   sub->add_option("--probe", f->probe, "Bandwidths saved by `ferry probe` (default for streams/decode/prefill: a quick probe now)");
   sub->add_flag("--no-probe", f->no_probe, "Measure no bandwidths: the bound columns stay empty");
   add_engine_flags(*sub, f->engine);
-  sub->callback([f] { bench(*f); });
+  sub->callback([f, sub] {
+    f->given = given_flags(*sub);
+    bench(*f);
+  });
 }
 
 }  // namespace ferry::cli
