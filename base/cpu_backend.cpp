@@ -1,5 +1,7 @@
 #include "base/cpu_backend.h"
 
+#include <cblas.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -130,11 +132,25 @@ double CpuEvent::elapsed_ms_since(Event& origin) {
   return std::chrono::duration<double, std::milli>(state_->when - o->state_->when).count();
 }
 
+namespace {
+
+// OpenMP's thread count (nthreads-var) belongs to each thread: a value set on one thread does not
+// reach the regions another thread opens. So it is set on the thread that makes the backend (the
+// loaders' regions run there) and, by create_stream, as the first task of every stream.
+void set_openmp_threads(int n) { omp_set_num_threads(n); }
+
+}  // namespace
+
 CpuBackend::CpuBackend(int threads) : threads_(threads) {
-  if (threads_ <= 0) {
+  if (threads_ < 0) throw BadInput("--threads: must be >= 0 (0 = all cores), got " + std::to_string(threads_));
+  if (threads_ == 0) {
     const long n = sysconf(_SC_NPROCESSORS_ONLN);
     threads_ = n > 0 ? static_cast<int>(n) : 1;
   }
+  // OpenBLAS's pool is process-wide (Debian's libopenblas is the pthreads build; an OpenMP build
+  // would follow the calling thread's OpenMP count, set below and on every stream).
+  openblas_set_num_threads(threads_);
+  set_openmp_threads(threads_);
 }
 
 std::string CpuBackend::name() const {
@@ -151,7 +167,14 @@ std::string CpuBackend::name() const {
   return model + " (" + std::to_string(threads_) + " threads)";
 }
 
-std::unique_ptr<Stream> CpuBackend::create_stream(int id) { return std::make_unique<CpuStream>(id); }
+// Copy streams are one thread each and run no OpenMP region; the count is set on all of them
+// alike, since which stream computes is the caller's choice.
+std::unique_ptr<Stream> CpuBackend::create_stream(int id) {
+  auto s = std::make_unique<CpuStream>(id);
+  const int n = threads_;
+  s->enqueue([n] { set_openmp_threads(n); });
+  return s;
+}
 
 std::unique_ptr<Event> CpuBackend::create_event(bool timing) { return std::make_unique<CpuEvent>(timing); }
 

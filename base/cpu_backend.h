@@ -72,6 +72,9 @@ class CpuEvent final : public Event {
 // Casts a generic stream to the CPU stream; throws InternalError naming `op` on a mismatch.
 CpuStream& cpu_stream(Stream& s, const char* op);
 
+// `threads` (0 = all online cores; BadInput when negative) is the one place the CPU thread count is
+// applied: OpenBLAS's pool and the OpenMP regions of the ops, on the constructing thread and on
+// every stream this backend creates. The last CpuBackend made sets OpenBLAS's process-wide count.
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads);

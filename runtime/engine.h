@@ -47,7 +47,7 @@ struct EngineConfig {
   int max_sequences = 32;
   std::uint64_t gpu_mem_limit = 0;   // treat the device as having this many bytes (0 = its free memory)
   bool allow_oversubscribe = false;  // um / um-prefetch: managed weights may exceed the free memory
-  std::string pack_dir = "/tmp";    // where the CPU mmap tiers keep their packed weights
+  std::string pack_dir = "/var/tmp";  // where the CPU mmap tiers keep their packed weights (the CLI resolves a disk directory)
   bool progress = true;             // progress bar on stderr while loading (only on a tty)
   bool trace = false;               // record a Timeline of every prefetch / compute / evict (costs a
                                     // record per interval; off, nothing is recorded)

@@ -1,6 +1,7 @@
 // Shared pieces of the `ferry` subcommands: the engine flags and their parsing.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <set>
 #include <string>
 
 #include "runtime/engine.h"
@@ -16,7 +17,7 @@ struct EngineFlags {
   int depth = 1;
   int streams = 2;
   std::string layout = "nested";
-  std::string pack_dir = "/tmp";
+  std::string pack_dir;  // empty: default_scratch_dir() (a cache directory on disk)
   bool quiet = false;
   // CUDA only
   int max_batch_tokens = 4096;
@@ -25,9 +26,24 @@ struct EngineFlags {
   bool allow_oversubscribe = false;
 };
 
+// The long names ("--top-k", else "-q") of the options of `app` given on the command line, so a
+// command can reject a flag that the run it was given to would ignore.
+using GivenFlags = std::set<std::string>;
+GivenFlags given_flags(const CLI::App& app);
+
 void add_engine_flags(CLI::App& app, EngineFlags& f);
-EngineConfig to_engine_config(const EngineFlags& f);
+// Validates and resolves the flags (the pack directory included, with a warning on stderr when it
+// is in memory). `given`: BadInput for a flag the device ignores (a CUDA flag with --device cpu,
+// --threads or --pack-dir with --device cuda).
+EngineConfig to_engine_config(const EngineFlags& f, const GivenFlags& given);
 DeviceKind parse_device(const std::string& s);
+// BadInput unless threads >= 0; `flag` names the option.
+void check_threads(int threads, const std::string& flag);
+
+// The directory of scratch files (the pack file, the probe's file): `dir` when the user gave one
+// (flag), else a cache directory on disk chosen from $XDG_CACHE_HOME and $HOME (memory/fs_kind.h).
+// Prints the warning when the choice lives in RAM, unless quiet.
+std::string resolve_scratch_dir(const std::string& dir, const std::string& flag, bool quiet);
 
 // Registered subcommands; each returns its exit code.
 void register_run(CLI::App& app);

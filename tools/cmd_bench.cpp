@@ -33,14 +33,16 @@ struct BenchFlags {
   std::string probe;
   bool no_probe = false;
   EngineFlags engine;
+  GivenFlags given;  // the flags on the command line
 };
 
 void bench(const BenchFlags& f) {
   if (!f.probe.empty() && f.no_probe) throw BadInput("--probe and --no-probe: give one, not both");
+  bench::check_suite_flags(f.suite, f.given, f.batch_sizes.size());  // before any measurement
   bench::BenchOptions opt;
   opt.suite = f.suite;
   opt.model = f.model;
-  opt.engine = to_engine_config(f.engine);
+  opt.engine = to_engine_config(f.engine, f.given);
   opt.lengths.avg = f.avg_seqlen;
   opt.lengths.max = f.max_seqlen;
   opt.lengths.stdev = f.seqlen_stdev;
@@ -55,9 +57,9 @@ void bench(const BenchFlags& f) {
   opt.warmup = f.warmup;
   opt.iters = f.iters;
   opt.progress = !f.engine.quiet;
-  // The suites reported against the bound need bandwidths; the others only with an explicit --probe.
+  // The suites reported against the bound need bandwidths (the others reject --probe above).
   const bool bound_suite = f.suite == "streams" || f.suite == "decode" || f.suite == "prefill";
-  if (!f.no_probe && (bound_suite || !f.probe.empty()))
+  if (!f.no_probe && bound_suite)
     opt.engine.probe = bench::acquire_probe(f.probe, opt.engine.device, opt.engine.device_index, opt.engine.threads,
                                             opt.engine.pack_dir);
   nlohmann::json old;
@@ -97,6 +99,7 @@ void register_bench(CLI::App& app) {
       "  streams           decode with --stream-counts x --depths at one --budget\n"
       "  fusion            fused vs unfused ops and one whole layer, timed on --device\n"
       "  decode, prefill   tokens/s against the probed bound for -m and --policy/--budget\n"
+      "A flag the chosen suite does not read is an error naming the flag and the suites that read it.\n"
       "Example: ferry bench fusion -m gpt2 --batch-size 8 --out results/fusion --compare old/fusion.json");
   sub->add_option("suite", f->suite, "One of: " + suites)->required();
   sub->add_option("-m,--model", f->model, "Preset name, TOML file or Hugging Face directory")->capture_default_str();
@@ -121,10 +124,13 @@ void register_bench(CLI::App& app) {
   sub->add_option("--repeats", f->repeats, "Measured runs per row (median, min and max)")->capture_default_str();
   sub->add_option("--warmup", f->warmup, "Unmeasured runs before the measured ones")->capture_default_str();
   sub->add_option("--iters", f->iters, "fusion: op calls per timed measurement")->capture_default_str();
-  sub->add_option("--probe", f->probe, "Bandwidths saved by `ferry probe` (default for streams/decode/prefill: a quick probe now)");
-  sub->add_flag("--no-probe", f->no_probe, "Measure no bandwidths: the bound columns stay empty");
+  sub->add_option("--probe", f->probe, "streams, decode, prefill: bandwidths saved by `ferry probe` (default: a quick probe now)");
+  sub->add_flag("--no-probe", f->no_probe, "streams, decode, prefill: measure no bandwidths; the bound columns stay empty");
   add_engine_flags(*sub, f->engine);
-  sub->callback([f] { bench(*f); });
+  sub->callback([f, sub] {
+    f->given = given_flags(*sub);
+    bench(*f);
+  });
 }
 
 }  // namespace ferry::cli

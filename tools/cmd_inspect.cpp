@@ -16,11 +16,12 @@ struct InspectFlags {
   std::string model = "gpt2";
   bool json = false;
   EngineFlags engine;
+  GivenFlags given;  // the flags on the command line
 };
 
 void inspect(const InspectFlags& f) {
   const ModelSpec spec = load_model_spec(f.model);
-  const EngineConfig cfg = to_engine_config(f.engine);
+  const EngineConfig cfg = to_engine_config(f.engine, f.given);
   const DType wdt = weight_dtype_for(spec, cfg.device);
   const std::vector<PackLayout> layouts = gpt2::pack_layouts(spec, wdt);
   std::vector<std::uint64_t> bytes;
@@ -116,7 +117,10 @@ void register_inspect(CLI::App& app) {
   sub->add_option("-m,--model", f->model, "Preset name, TOML file or Hugging Face directory")->capture_default_str();
   sub->add_flag("--json", f->json, "Print JSON instead of tables");
   add_engine_flags(*sub, f->engine);
-  sub->callback([f] { inspect(*f); });
+  sub->callback([f, sub] {
+    f->given = given_flags(*sub);
+    inspect(*f);
+  });
 }
 
 }  // namespace ferry::cli

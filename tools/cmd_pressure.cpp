@@ -41,6 +41,7 @@ struct PressureFlags {
   bool no_probe = false;
   bool no_plots = false;
   EngineFlags engine;
+  GivenFlags given;  // the flags on the command line
 };
 
 std::string shell_quote(const std::string& s) {
@@ -115,7 +116,7 @@ void pressure(const PressureFlags& f) {
   opt.reuse_checkpoint = f.reuse_checkpoint;
   opt.gpu_page_faults = f.gpu_page_faults;
   opt.progress = !f.engine.quiet;
-  opt.engine = to_engine_config(f.engine);
+  opt.engine = to_engine_config(f.engine, f.given);
   if (!f.no_probe)
     opt.engine.probe = bench::acquire_probe(f.probe, opt.engine.device, opt.engine.device_index, opt.engine.threads,
                                             opt.engine.pack_dir);
@@ -180,7 +181,10 @@ void register_pressure(CLI::App& app) {
   sub->add_flag("--gpu-page-faults", f->gpu_page_faults,
                 "CUDA: count the GPU's page faults on managed memory and the driver's migrations with\n"
                 "CUPTI (columns gpu_page_faults, um_bytes_h2d, um_bytes_d2h); adds overhead to um points");
-  sub->callback([f] { pressure(*f); });
+  sub->callback([f, sub] {
+    f->given = given_flags(*sub);
+    pressure(*f);
+  });
 }
 
 }  // namespace ferry::cli

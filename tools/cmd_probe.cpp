@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "base/units.h"
+#include "memory/fs_kind.h"
 #include "memory/probe.h"
 #include "runtime/flops_probe.h"
 #include "runtime/report.h"
@@ -20,8 +21,9 @@ struct ProbeFlags {
   std::string bytes = "256MiB";
   int repeats = 5;
   std::string out;
-  std::string scratch_dir = "/tmp";
+  std::string scratch_dir;  // empty: the default scratch directory on disk (resolve_scratch_dir)
   bool json = false;
+  GivenFlags given;  // the flags on the command line
 };
 
 struct Row {
@@ -66,8 +68,15 @@ void run(const ProbeFlags& f) {
   ProbeOptions opt;
   opt.bytes = parse_bytes(f.bytes, "--bytes");
   opt.repeats = f.repeats;
-  opt.scratch_dir = f.scratch_dir;
-  if (f.threads < 0) throw BadInput("--threads: must be >= 0, got " + std::to_string(f.threads));
+  check_threads(f.threads, "--threads");
+  if (device == DeviceKind::CPU) {
+    opt.scratch_dir = resolve_scratch_dir(f.scratch_dir, "--scratch-dir", false);
+  } else {
+    // The CUDA probe copies between pinned host and device memory: no CPU threads, no file.
+    for (const char* flag : {"--threads", "--scratch-dir"})
+      if (f.given.count(flag))
+        throw BadInput(std::string(flag) + ": a flag of the CPU probe, and this is --device cuda (add --device cpu)");
+  }
   const std::string out = f.out.empty() ? "ferry-probe-" + std::string(device_name(device)) + ".json" : f.out;
   std::unique_ptr<Backend> backend = make_backend(device, 0, f.threads);
   ProbeResult p = probe_machine(*backend, opt);
@@ -77,6 +86,9 @@ void run(const ProbeFlags& f) {
     std::printf("%s\n", probe_to_json(p).c_str());
   } else {
     print_table(p, stdout);
+    if (device == DeviceKind::CPU)  // where the mmap measurements' file was: disk, not a tmpfs
+      std::printf("scratch    %s (%s)\n", opt.scratch_dir.c_str(),
+                  filesystem_of(opt.scratch_dir, "--scratch-dir").type.c_str());
     std::printf("wrote      %s\n", out.c_str());
   }
 }
@@ -96,10 +108,16 @@ void register_probe(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--repeats", f->repeats, "Measurements per figure; the median is reported")->capture_default_str();
   sub->add_option("--out", f->out, "JSON file to write (default: ferry-probe-<device>.json in the current directory)");
-  sub->add_option("--scratch-dir", f->scratch_dir, "CPU: directory for the temporary file of the mmap measurements")
-      ->capture_default_str();
+  sub->add_option("--scratch-dir", f->scratch_dir,
+                  "CPU: directory for the temporary file of the mmap measurements. Default: the first of\n"
+                  "$XDG_CACHE_HOME/ferry, ~/.cache/ferry, /var/tmp, /tmp that is writable and not a tmpfs/ramfs\n"
+                  "(a file there is RAM, and the fault/prefetch figures would not be disk's); a directory in\n"
+                  "memory is used with a warning");
   sub->add_flag("--json", f->json, "Print the JSON instead of the table");
-  sub->callback([f] { run(*f); });
+  sub->callback([f, sub] {
+    f->given = given_flags(*sub);
+    run(*f);
+  });
 }
 
 }  // namespace ferry::cli

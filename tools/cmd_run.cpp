@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "base/units.h"
+#include "memory/fs_kind.h"
 #include "memory/probe.h"
 #include "models/npy.h"
 #include "models/tokenizer.h"
@@ -37,6 +38,7 @@ struct RunFlags {
   bool no_probe = false;  // no bound at all (no quick probe either)
   bool report = false;    // per-layer table and the verdict after the run
   EngineFlags engine;
+  GivenFlags given;       // the flags on the command line
 };
 
 // "The quick brown fox" in the GPT-2 vocabulary: the prompt used when none is given.
@@ -77,6 +79,33 @@ std::string decode_text(const Tokenizer& tok, const std::vector<std::int32_t>& i
   return text;
 }
 
+// The sampler's knobs mean nothing to greedy decoding: given without `--sampling sample` they are an
+// error, not silently dropped (and not an implied switch of mode, which would change the output).
+void check_sampling_flags(const RunFlags& f) {
+  if (f.sampling == "sample") return;
+  for (const char* flag : {"--temperature", "--top-k", "--top-p", "--seed"})
+    if (f.given.count(flag))
+      throw BadInput(std::string(flag) + ": only used by --sampling sample, and this run is --sampling " + f.sampling +
+                     " (add --sampling sample)");
+}
+
+// Where the pack file of the CPU mmap tiers went: stderr and the --json stats say it, so a pack
+// file in RAM (a tmpfs) is not mistaken for disk.
+struct PackWhere {
+  bool used = false;  // the plan has a pack file (CPU um, um-prefetch, stream)
+  std::string dir;
+  std::string fs;
+};
+
+PackWhere pack_where(const EngineConfig& cfg, const Plan& plan) {
+  PackWhere w;
+  if (cfg.device != DeviceKind::CPU) return w;
+  w.used = plan.policy != Policy::Resident;
+  w.dir = cfg.pack_dir;
+  w.fs = filesystem_of(cfg.pack_dir, "--pack-dir").type;
+  return w;
+}
+
 // Generated text may end inside a multi-byte character: invalid UTF-8 is printed as U+FFFD.
 std::string dump_json(const nlohmann::json& j, int indent) {
   return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -84,6 +113,8 @@ std::string dump_json(const nlohmann::json& j, int indent) {
 
 void run(const RunFlags& f) {
   if (!f.prompt.empty() && !f.prompt_file.empty()) throw BadInput("--prompt and --prompt-file: give one, not both");
+  if (f.ids && f.prompt.empty() && f.prompt_file.empty())
+    throw BadInput("--ids: says how --prompt or --prompt-file are read, and neither is given");
   const bool text_prompts = (!f.prompt.empty() || !f.prompt_file.empty()) && !f.ids;
   const ModelSpec spec = load_model_spec(f.model);
   std::optional<Tokenizer> tokenizer;
@@ -122,13 +153,14 @@ void run(const RunFlags& f) {
   } else {
     throw BadInput("--sampling: unknown mode '" + f.sampling + "' (expected greedy or sample)");
   }
+  check_sampling_flags(f);
   req.sampling.temperature = f.temperature;
   req.sampling.top_k = f.top_k;
   req.sampling.top_p = f.top_p;
   req.sampling.seed = f.seed;
   req.prompt_logits = !f.logits_out.empty();
 
-  EngineConfig cfg = to_engine_config(f.engine);
+  EngineConfig cfg = to_engine_config(f.engine, f.given);
   cfg.trace = !f.trace.empty() || f.report;  // the report reads the timeline
   if (!f.probe.empty() && f.no_probe) throw BadInput("--probe and --no-probe: give one, not both");
   if (!f.probe.empty()) cfg.probe = load_probe(f.probe);
@@ -136,6 +168,9 @@ void run(const RunFlags& f) {
   else if (!f.no_probe) cfg.probe = bench::acquire_probe("", cfg.device, cfg.device_index, cfg.threads, cfg.pack_dir);
   Engine engine(spec, cfg);
   if (!f.engine.quiet) std::fprintf(stderr, "ferry: %s\n", engine.plan().summary().c_str());
+  const PackWhere pack = pack_where(cfg, engine.plan());
+  if (pack.used && !f.engine.quiet)
+    std::fprintf(stderr, "ferry: pack file: an unnamed file in %s (%s)\n", pack.dir.c_str(), pack.fs.c_str());
   if (cfg.probe && f.probe.empty() && !f.engine.quiet)
     std::fprintf(stderr, "ferry: quick probe: %.3g GB/s link, %.3g GB/s memory (`ferry probe` measures with more care)\n",
                  engine.bound_link_bps() / 1e9, memory_bandwidth(*cfg.probe) / 1e9);
@@ -149,6 +184,9 @@ void run(const RunFlags& f) {
 
   if (f.json) {
     nlohmann::json j = result_json(engine, req, res);
+    // null when the run has no pack file (resident, or CUDA)
+    j["stats"]["pack_dir"] = pack.used ? nlohmann::json(pack.dir) : nlohmann::json(nullptr);
+    j["stats"]["pack_fs"] = pack.used ? nlohmann::json(pack.fs) : nlohmann::json(nullptr);
     if (tokenizer) {
       for (std::size_t i = 0; i < res.sequences.size(); ++i)
         j["sequences"][i]["generated_text"] = decode_text(*tokenizer, res.sequences[i].generated_ids);
@@ -183,12 +221,16 @@ void register_run(CLI::App& app) {
   sub->add_option("--prompt", f->prompt, "One prompt given inline: text (the model's tokenizer), or token ids with --ids");
   sub->add_flag("--ids", f->ids, "Prompts are token ids separated by spaces");
   sub->add_option("-n,--max-new-tokens", f->n, "Tokens to generate per sequence (0 = prompt only)")->capture_default_str();
-  sub->add_option("--sampling", f->sampling, "greedy, or sample (with --temperature, --top-k, --top-p, --seed)")
+  sub->add_option("--sampling", f->sampling,
+                  "greedy, or sample (with --temperature, --top-k, --top-p, --seed; those four are an error\n"
+                  "without --sampling sample)")
       ->capture_default_str();
-  sub->add_option("--temperature", f->temperature, "Softmax temperature for --sampling sample")->capture_default_str();
-  sub->add_option("--top-k", f->top_k, "Keep the k most likely tokens (0 = off)")->capture_default_str();
-  sub->add_option("--top-p", f->top_p, "Keep the smallest set with probability >= p (1 = off)")->capture_default_str();
-  sub->add_option("--seed", f->seed, "Seed of the sampler (draws depend on seed, sequence and step)")->capture_default_str();
+  sub->add_option("--temperature", f->temperature, "--sampling sample: softmax temperature")->capture_default_str();
+  sub->add_option("--top-k", f->top_k, "--sampling sample: keep the k most likely tokens (0 = off)")->capture_default_str();
+  sub->add_option("--top-p", f->top_p, "--sampling sample: keep the smallest set with probability >= p (1 = off)")
+      ->capture_default_str();
+  sub->add_option("--seed", f->seed, "--sampling sample: seed of the sampler (draws depend on seed, sequence and step)")
+      ->capture_default_str();
   sub->add_option("--logits-out", f->logits_out,
                   "Write the prompt logits as float32 .npy [total_prompt_tokens, vocab], input order");
   sub->add_option("--trace", f->trace, "Write a Chrome trace JSON of every prefetch/compute/evict (open in Perfetto)");
@@ -200,7 +242,10 @@ void register_run(CLI::App& app) {
                 "and the verdict: the achieved fraction of the bound and the resource that bound it");
   sub->add_flag("--json", f->json, "Print one JSON object: sequences[].prompt_ids, sequences[].generated_ids, stats");
   add_engine_flags(*sub, f->engine);
-  sub->callback([f] { run(*f); });
+  sub->callback([f, sub] {
+    f->given = given_flags(*sub);
+    run(*f);
+  });
 }
 
 }  // namespace ferry::cli

@@ -1,7 +1,9 @@
 // `ferry bench`: the suite dispatcher and the results files common to every suite.
 #include "runtime/bench/suites.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "base/error.h"
 #include "memory/probe.h"
@@ -59,6 +61,40 @@ json bench_meta(const BenchOptions& opt, const ModelSpec& spec) {
 
 namespace {
 
+void check_suite_name(const std::string& suite) {
+  for (const std::string& n : bench_suite_names())
+    if (n == suite) return;
+  std::string list;
+  for (const std::string& n : bench_suite_names()) list += (list.empty() ? "" : ", ") + n;
+  throw BadInput("ferry bench: unknown suite '" + suite + "' (expected one of: " + list + ")");
+}
+
+// Which suites read each flag of `ferry bench` (read from the suite bodies: a suite that overrides
+// a knob, as streams does --streams and --prefetch-depth, does not read it). Empty = every suite.
+const std::map<std::string, std::vector<std::string>>& suite_flag_table() {
+  static const std::vector<std::string> all;
+  static const std::vector<std::string> engine = {"nested-vs-padded", "streams", "decode", "prefill"};
+  static const std::vector<std::string> drawn = {"nested-vs-padded", "fusion"};
+  static const std::vector<std::string> bound = {"streams", "decode", "prefill"};
+  static const std::map<std::string, std::vector<std::string>> table = {
+      {"--model", all}, {"--out", all}, {"--compare", all}, {"--quiet", all}, {"--device", all},
+      {"--threads", all}, {"--batch-size", all}, {"--repeats", all}, {"--warmup", all},
+      {"--avg-seqlen", drawn}, {"--max-seqlen", drawn}, {"--seqlen-stdev", drawn}, {"--seed", drawn},
+      {"--padding-fractions", {"nested-vs-padded"}},
+      {"--stream-counts", {"streams"}}, {"--depths", {"streams"}},
+      {"--prompt-len", bound}, {"--gen", {"streams", "decode"}},
+      {"--iters", {"fusion"}},
+      {"--probe", bound}, {"--no-probe", bound},
+      {"--policy", engine}, {"--budget", engine}, {"--pack-dir", engine},
+      {"--max-batch-tokens", engine}, {"--max-seqs", engine}, {"--gpu-mem-limit", engine},
+      {"--allow-oversubscribe", engine},
+      {"--prefetch-depth", {"nested-vs-padded", "decode", "prefill"}},
+      {"--streams", {"nested-vs-padded", "decode", "prefill"}},
+      {"--layout", {"streams", "decode", "prefill"}},  // nested-vs-padded runs both layouts
+  };
+  return table;
+}
+
 void check_list(const std::vector<int>& v, int lo, int hi, const char* flag) {
   if (v.empty()) throw BadInput(std::string(flag) + ": the list is empty");
   for (int x : v)
@@ -69,14 +105,24 @@ void check_list(const std::vector<int>& v, int lo, int hi, const char* flag) {
 
 }  // namespace
 
-BenchTable run_bench(const BenchOptions& opt) {
-  bool known = false;
-  for (const std::string& n : bench_suite_names()) known = known || n == opt.suite;
-  if (!known) {
+void check_suite_flags(const std::string& suite, const std::set<std::string>& given, std::size_t batch_sizes) {
+  check_suite_name(suite);
+  const auto& table = suite_flag_table();
+  for (const std::string& flag : given) {
+    const auto it = table.find(flag);
+    if (it == table.end()) throw InternalError("ferry bench: " + flag + " is missing from the table of suite flags");
+    const std::vector<std::string>& readers = it->second;
+    if (readers.empty() || std::find(readers.begin(), readers.end(), suite) != readers.end()) continue;
     std::string list;
-    for (const std::string& n : bench_suite_names()) list += (list.empty() ? "" : ", ") + n;
-    throw BadInput("ferry bench: unknown suite '" + opt.suite + "' (expected one of: " + list + ")");
+    for (const std::string& r : readers) list += (list.empty() ? "" : ", ") + r;
+    throw BadInput(flag + ": the " + suite + " suite does not use it (it is read by: " + list + ")");
   }
+  if (suite == "streams" && batch_sizes > 1)
+    throw BadInput("--batch-size: the streams suite runs one batch size, got " + std::to_string(batch_sizes));
+}
+
+BenchTable run_bench(const BenchOptions& opt) {
+  check_suite_name(opt.suite);
   check_list(opt.batch_sizes, 1, 1 << 16, "--batch-size");
   if (opt.repeats < 1) throw BadInput("--repeats: must be >= 1, got " + std::to_string(opt.repeats));
   if (opt.warmup < 0) throw BadInput("--warmup: must be >= 0, got " + std::to_string(opt.warmup));

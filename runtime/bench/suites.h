@@ -9,6 +9,7 @@
 //   decode, prefill   tokens/s against the probed bound, for a model and policy, over batch sizes
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,12 @@ struct BenchTable {
 };
 
 const std::vector<std::string>& bench_suite_names();  // in the order of the help text
+
+// A flag of `ferry bench` that `suite` does not read would be silently ignored: BadInput naming the
+// flag, the suite and the suites that do read it. `given`: the long names ("--iters") of the flags
+// on the command line. Also BadInput for an unknown suite, and for more than one --batch-size
+// where the suite runs one. Every flag of `ferry bench` must be in the table (InternalError).
+void check_suite_flags(const std::string& suite, const std::set<std::string>& given, std::size_t batch_sizes);
 
 // Runs one suite. BadInput for an unknown suite name or bad options (naming the flag).
 BenchTable run_bench(const BenchOptions& opt);

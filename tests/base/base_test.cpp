@@ -1,10 +1,18 @@
-// base/: dtype conversions, size and budget parsing, CPU streams and events.
+// base/: dtype conversions, size and budget parsing, CPU streams and events, the CPU thread count.
+#include <cblas.h>
 #include <gtest/gtest.h>
+#include <omp.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
+#include <map>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -17,6 +25,102 @@
 
 namespace ferry {
 namespace {
+
+// CPU time (utime + stime, clock ticks) of every thread of this process, read from /proc: what the
+// kernel saw run, not what ferry believes it asked for.
+std::map<int, long> thread_cpu_ticks() {
+  std::map<int, long> ticks;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream f(e.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;  // the thread ended meanwhile
+    std::istringstream rest(stat.substr(close + 2));
+    std::string field;
+    long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {  // fields 14 and 15 (1-based) of proc(5)
+      if (i == 14) utime = std::stol(field);
+      if (i == 15) stime = std::stol(field);
+    }
+    ticks[std::stoi(e.path().filename().string())] = utime + stime;
+  }
+  return ticks;
+}
+
+// Runs square sgemms on a stream of a CpuBackend with `threads` for about `seconds` of wall time
+// and returns how many threads of the process gained at least 3 ticks (30 ms) of CPU time.
+int threads_busy_in_gemm(int threads, double seconds) {
+  CpuBackend be(threads);
+  auto s = be.create_stream(0);
+  const int n = 384;
+  std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n, 0.0f);
+  s->synchronize();  // the stream's first task (its OpenMP count) has run
+  const std::map<int, long> before = thread_cpu_ticks();
+  be.host_callback(*s, [&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < seconds)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+  });
+  s->synchronize();
+  int busy = 0;
+  for (const auto& [tid, t] : thread_cpu_ticks()) {
+    const auto it = before.find(tid);
+    if (t - (it == before.end() ? 0 : it->second) >= 3) ++busy;
+  }
+  EXPECT_FLOAT_EQ(c[0], 0.5f * 0.25f * n);
+  return busy;
+}
+
+// The size of an OpenMP team opened on a stream of a CpuBackend with `threads`.
+int openmp_team_on_stream(int threads) {
+  CpuBackend be(threads);
+  auto s = be.create_stream(0);
+  int team = 0;
+  be.host_callback(*s, [&] {
+#pragma omp parallel
+    {
+#pragma omp master
+      team = omp_get_num_threads();
+    }
+  });
+  s->synchronize();
+  return team;
+}
+
+// One thread first: a pool woken by a larger count earlier in the process could still be spinning.
+TEST(CpuThreads, OneThreadRunsTheGemmAlone) {
+  EXPECT_EQ(threads_busy_in_gemm(1, 0.8), 1);
+  EXPECT_EQ(openblas_get_num_threads(), 1);
+}
+
+TEST(CpuThreads, TwoThreadsRunTheGemm) {
+  // OpenBLAS splits a 384^3 product between both threads; ticks are counted even on one core.
+  EXPECT_EQ(threads_busy_in_gemm(2, 0.8), 2);
+  EXPECT_EQ(openblas_get_num_threads(), 2);
+}
+
+TEST(CpuThreads, ReachOpenMPOnEveryStreamAndTheCallingThread) {
+  EXPECT_EQ(openmp_team_on_stream(1), 1);
+  EXPECT_EQ(openmp_team_on_stream(3), 3);
+  CpuBackend be(2);
+  EXPECT_EQ(omp_get_max_threads(), 2);  // the loaders' regions run on the thread that made the backend
+  EXPECT_NE(be.name().find("(2 threads)"), std::string::npos) << be.name();
+}
+
+TEST(CpuThreads, ZeroIsEveryCoreAndNegativeIsBadInput) {
+  CpuBackend all(0);
+  EXPECT_EQ(all.threads(), static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
+  EXPECT_EQ(openblas_get_num_threads(), all.threads());
+  try {
+    CpuBackend bad(-1);
+    FAIL() << "no error for -1 threads";
+  } catch (const BadInput& e) {
+    EXPECT_NE(std::string(e.what()).find("--threads"), std::string::npos) << e.what();
+  }
+}
+
+// Debian's libopenblas0-pthread: a pool of its own (1), not OpenMP's (2); the CpuBackend sets both.
+TEST(CpuThreads, OpenBlasIsAThreadedBuild) { EXPECT_NE(openblas_get_parallel(), 0); }
 
 TEST(DType, HalfRoundTripsEveryFiniteHalf) {
   for (std::uint32_t h = 0; h < 0x10000u; ++h) {

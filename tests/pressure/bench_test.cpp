@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <regex>
 #include <set>
 
+#include "base/error.h"
 #include "runtime/bench/lengths.h"
+#include "runtime/bench/suites.h"
 #include "runtime/bench/table.h"
 #include "tests/pressure/experiment_util.h"
 
@@ -29,8 +32,10 @@ class Bench : public ::testing::Test {
   }
   // Runs `ferry bench SUITE` on the tiny model; returns the command's result.
   static CmdResult bench(const std::string& suite, const std::string& args, const std::string& out) {
+    // fusion times ops on the backend alone: no engine, no pack file, so it rejects --pack-dir.
+    const std::string pack = suite == "fusion" ? "" : " --pack-dir " + quoted(*dir_);
     return run_ferry("bench " + suite + " -q -m " + quoted(*dir_ / "m.toml") + " --threads 1 --repeats 1 --warmup 0 " +
-                     args + " --pack-dir " + quoted(*dir_) + " --out " + quoted(*dir_ / out));
+                     args + pack + " --out " + quoted(*dir_ / out));
   }
   // The suite's JSON: every row has every column of meta.columns, and the CSV has them as header.
   static json check_files(const std::string& suite, const std::string& out, std::size_t rows) {
@@ -132,8 +137,9 @@ TEST_F(Bench, DecodeAndPrefillAgainstTheBound) {
   for (const char* suite : {"decode", "prefill"}) {
     SCOPED_TRACE(suite);
     const std::string out = std::string("tp-") + suite;
+    const std::string gen = std::string(suite) == "decode" ? " --gen 3" : "";  // prefill generates nothing
     const CmdResult r = bench(suite,
-                              "--policy um-prefetch --budget 60% --batch-size 1,2 --prompt-len 4 --gen 3 --probe " +
+                              "--policy um-prefetch --budget 60% --batch-size 1,2 --prompt-len 4" + gen + " --probe " +
                                   quoted(*dir_ / "probe.json"),
                               out);
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -169,6 +175,68 @@ TEST_F(Bench, UnknownSuiteIsBadInput) {
   const CmdResult r = bench("warp-drive", "", "unknown");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown suite"), std::string::npos) << r.err;
+}
+
+// A flag the suite does not read is an error naming the flag and the suite, before anything runs
+// (no results directory is made).
+TEST_F(Bench, AFlagTheSuiteIgnoresIsRejected) {
+  struct Case {
+    const char* suite;
+    const char* args;
+    const char* flag;
+  };
+  const Case cases[] = {
+      {"fusion", "--policy um", "--policy"},
+      {"fusion", "--budget 50%", "--budget"},
+      {"fusion", "--probe p.json", "--probe"},
+      {"fusion", "--gen 4", "--gen"},
+      {"decode", "--iters 3", "--iters"},
+      {"decode", "--avg-seqlen 9", "--avg-seqlen"},
+      {"prefill", "--gen 4", "--gen"},
+      {"streams", "--budget 50% --streams 2", "--streams"},
+      {"streams", "--budget 50% --prefetch-depth 2", "--prefetch-depth"},
+      {"streams", "--budget 50% --padding-fractions 0.5", "--padding-fractions"},
+      {"nested-vs-padded", "--layout padded", "--layout"},
+      {"nested-vs-padded", "--stream-counts 1,2", "--stream-counts"},
+      {"nested-vs-padded", "--no-probe", "--no-probe"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.suite) + " " + c.args);
+    const std::string out = std::string("ignored-") + c.suite;
+    const CmdResult r = bench(c.suite, c.args, out);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(std::string(c.flag) + ": the " + c.suite + " suite does not use it"), std::string::npos)
+        << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+    EXPECT_FALSE(fs::exists(*dir_ / out)) << "nothing may run before the check";
+  }
+  // The streams suite runs one batch size: a list would be silently cut to its first value.
+  const CmdResult r = bench("streams", "--budget 50% --batch-size 1,2", "ignored-batches");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--batch-size: the streams suite runs one batch size"), std::string::npos) << r.err;
+}
+
+// The table of which suite reads which flag knows every flag `ferry bench --help` lists: a flag
+// added without a row would be an internal error at run time, not a silent pass.
+TEST_F(Bench, EveryBenchFlagIsInTheSuiteTable) {
+  const CmdResult help = run_ferry("bench --help");
+  ASSERT_EQ(help.exit_code, 0);
+  const std::regex flag_re("--[a-z][a-z-]*[a-z]");
+  std::set<std::string> flags;
+  for (auto it = std::sregex_iterator(help.out.begin(), help.out.end(), flag_re); it != std::sregex_iterator(); ++it)
+    if (it->str() != "--help") flags.insert(it->str());
+  EXPECT_GT(flags.size(), 25u) << help.out;
+  for (const std::string& flag : flags) {
+    for (const std::string& suite : ferry::bench::bench_suite_names()) {
+      try {
+        ferry::bench::check_suite_flags(suite, {flag}, 1);
+      } catch (const ferry::BadInput&) {
+        // read by other suites: fine here
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << flag << " (" << suite << "): " << e.what();
+      }
+    }
+  }
 }
 
 TEST_F(Bench, RunReportHasTheLayerTableAndTheVerdict) {
