@@ -93,9 +93,11 @@ std::uint64_t last_level_cache_bytes() {
     if (v.back() == 'M') n <<= 20;
     best = std::max(best, n);
   }
+  if (best > 0) return best;
+  // sysconf reads CPUID, which in a VM may describe the host's whole package rather than the cache
+  // this machine's cores share: only a fallback.
   const long sc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-  if (sc > 0) best = std::max(best, static_cast<std::uint64_t>(sc));
-  return best;
+  return sc > 0 ? static_cast<std::uint64_t>(sc) : 0;
 }
 
 std::string utc_now_iso() {

@@ -29,7 +29,7 @@ std::uint64_t mapped_bytes(const void* p, std::size_t n);
 std::uint64_t available_ram_bytes();
 
 // Size of the largest CPU cache of this machine (the last level), 0 when unknown. From sysfs
-// (/sys/devices/system/cpu/cpu0/cache), else sysconf(_SC_LEVEL3_CACHE_SIZE); the larger of the two.
+// (/sys/devices/system/cpu/cpu0/cache), else sysconf(_SC_LEVEL3_CACHE_SIZE).
 std::uint64_t last_level_cache_bytes();
 
 std::string utc_now_iso();  // "2026-11-21T14:06:13Z", for results files

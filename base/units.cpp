@@ -43,7 +43,7 @@ std::uint64_t parse_bytes(const std::string& s, const std::string& what) {
   return static_cast<std::uint64_t>(std::llround(bytes));
 }
 
-BudgetSpec parse_budget(const std::string& s, const std::string& what) {
+BudgetSpec parse_budget(const std::string& s, const std::string& what, bool allow_zero) {
   BudgetSpec b;
   b.set = true;
   if (!s.empty() && s.back() == '%') {
@@ -52,11 +52,12 @@ BudgetSpec parse_budget(const std::string& s, const std::string& what) {
     b.percent = true;
     b.value = parse_number(num, pos, what);
     if (pos != num.size()) throw BadInput(what + ": '" + s + "' is not a percentage");
-    if (b.value <= 0 || b.value > 100) throw BadInput(what + ": percentage must be in (0, 100], got '" + s + "'");
+    if ((allow_zero ? b.value < 0 : b.value <= 0) || b.value > 100)
+      throw BadInput(what + ": percentage must be in " + (allow_zero ? "[0" : "(0") + ", 100], got '" + s + "'");
     return b;
   }
   b.value = static_cast<double>(parse_bytes(s, what));
-  if (b.value <= 0) throw BadInput(what + ": budget must be positive");
+  if (b.value <= 0 && !allow_zero) throw BadInput(what + ": budget must be positive");
   return b;
 }
 

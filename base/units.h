@@ -17,7 +17,9 @@ struct BudgetSpec {
   std::uint64_t resolve(std::uint64_t reference_bytes) const;  // UINT64_MAX when unset
   std::string str() const;
 };
-BudgetSpec parse_budget(const std::string& s, const std::string& what);
+// A size or a percentage; `allow_zero` for bounds where nothing is meaningful (--host-budget 0:
+// every streamed layer comes from disk).
+BudgetSpec parse_budget(const std::string& s, const std::string& what, bool allow_zero = false);
 
 std::string format_bytes(std::uint64_t bytes);  // "1.50 GiB", "12.0 MiB", "512 B"
 

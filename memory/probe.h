@@ -20,7 +20,7 @@ namespace ferry {
 struct ProbeOptions {
   std::uint64_t bytes = std::uint64_t{256} << 20;  // transfer size per measurement
   int repeats = 5;                                  // the median of this many is reported
-  std::string scratch_dir = "/tmp";                 // where the file of the disk and mmap measurements goes
+  std::string scratch_dir = "/var/tmp";             // where the file of the disk and mmap measurements goes
   // Bytes of the file measurements (disk read, mmap faults); 0 = `bytes`. The quick probe keeps
   // them smaller than the memory figures, which must exceed the caches.
   std::uint64_t file_bytes = 0;

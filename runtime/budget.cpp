@@ -28,15 +28,19 @@ std::uint64_t device_budget(const EngineConfig& cfg, const DeviceMemoryInfo& mem
                             std::uint64_t reserved, std::vector<std::string>& notes) {
   std::uint64_t budget = cfg.budget.resolve(model_bytes);  // UINT64_MAX when unset
   if (cfg.budget.set && cfg.budget.percent) budget = saturating_add(budget, reserved);
-  if (mem.free_bytes == 0) return budget;  // the device tells nothing: nothing to cap at
+  // What the device holds: its free memory, or --gpu-mem-limit when smaller (or when the device
+  // tells nothing, e.g. `inspect --device cuda --gpu-mem-limit 16GiB` on a machine without one).
   std::uint64_t capacity = mem.free_bytes;
   std::string what = "the device's free memory ";
   if (cfg.device == DeviceKind::CPU) {
+    if (mem.free_bytes == 0) return budget;  // the machine tells nothing: nothing to cap at
     capacity = mem.free_bytes > kCpuHeadroomBytes ? mem.free_bytes - kCpuHeadroomBytes : 0;
     what = "the available RAM less " + format_bytes(kCpuHeadroomBytes) + " of headroom, ";
-  } else if (cfg.gpu_mem_limit != 0 && cfg.gpu_mem_limit < capacity) {
+  } else if (cfg.gpu_mem_limit != 0 && (capacity == 0 || cfg.gpu_mem_limit < capacity)) {
     capacity = cfg.gpu_mem_limit;
     what = "--gpu-mem-limit ";
+  } else if (capacity == 0) {
+    return budget;
   }
   const std::uint64_t wanted = cfg.budget.set ? budget : saturating_add(model_bytes, reserved);
   if (wanted <= capacity) return budget;

@@ -10,6 +10,7 @@
 #include "base/sysinfo.h"
 #include "base/progress.h"
 #include "base/um_counters.h"
+#include "runtime/run_plan.h"
 #include "base/units.h"
 #include "models/export.h"
 #include "models/weights.h"
@@ -138,6 +139,7 @@ PressureResult run_pressure(const PressureOptions& opt) {
   }
 
   const std::vector<std::uint64_t> pack_bytes = model_pack_bytes(run_spec, opt.engine.device);
+  const MachineMemory mem = machine_memory(*make_backend(opt.engine.device, opt.engine.device_index, opt.engine.threads));
   std::uint64_t model_bytes = 0;
   for (std::uint64_t b : pack_bytes) model_bytes += b;
 
@@ -159,16 +161,15 @@ PressureResult run_pressure(const PressureOptions& opt) {
             p.streams = streams;
             p.batch = batch;
             p.budget_bytes = budgets[bi].resolve(model_bytes);
-            PlanRequest req;
-            req.policy = pol;
-            req.budget = p.budget_bytes;
-            req.depth = depth;
-            req.streams = streams;
-            req.pack_bytes = pack_bytes;
-            req.device = opt.engine.device;
+            EngineConfig point_cfg = opt.engine;
+            point_cfg.policy = pol;
+            point_cfg.budget = budgets[bi];
+            point_cfg.prefetch_depth = depth;
+            point_cfg.streams = streams;
             std::string key = p.budget_label + "|" + policy_name(pol) + "|" + std::to_string(batch) + "|";
             try {
-              const Plan plan = make_plan(req);
+              // The plan the point's Engine will make (runtime/run_plan.h), to skip duplicates.
+              const Plan plan = plan_run(run_spec, point_cfg, mem).plan;
               key += std::string(policy_name(plan.policy)) + "/" + std::to_string(plan.depth) + "/" +
                      std::to_string(plan.streams) + "/" + std::to_string(plan.slots) + "/" +
                      std::to_string(plan.resident_layers);

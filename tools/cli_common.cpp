@@ -72,6 +72,11 @@ void add_engine_flags(CLI::App& app, EngineFlags& f) {
                  "percentage of the model's weight bytes (25%). Default: no bound. CUDA: the reserve for\n"
                  "activations and the KV cache (--max-batch-tokens) comes on top of a percentage and out\n"
                  "of a size; both are capped at the device's free memory (docs/cuda.md)");
+  app.add_option("--host-budget", f.host_budget,
+                 "Bound on the host tier: streamed layers kept in host RAM between uses (CUDA: pinned\n"
+                 "memory; CPU: the page cache of the pack file); the rest are read from disk every step.\n"
+                 "A size or a percentage of the model's weight bytes. Default: the available RAM less 2 GiB\n"
+                 "(on the CPU also less --budget, since the device is RAM too)");
   app.add_option("--prefetch-depth", f.depth, "Layers prefetched ahead of the one computing (1-16)")
       ->capture_default_str();
   app.add_option("--streams", f.streams,
@@ -108,6 +113,7 @@ EngineConfig to_engine_config(const EngineFlags& f, const GivenFlags& given) {
   c.threads = f.threads;
   c.policy = parse_policy(f.policy, "--policy");
   if (!f.budget.empty()) c.budget = parse_budget(f.budget, "--budget");
+  if (!f.host_budget.empty()) c.host_budget = parse_budget(f.host_budget, "--host-budget", true);
   c.prefetch_depth = f.depth;
   c.streams = f.streams;
   c.layout = parse_layout(f.layout, "--layout");

@@ -14,6 +14,7 @@ struct EngineFlags {
   int threads = 0;
   std::string policy = "auto";
   std::string budget;
+  std::string host_budget;
   int depth = 1;
   int streams = 2;
   std::string layout = "nested";

@@ -6,7 +6,9 @@
 #include "base/error.h"
 #include "base/units.h"
 #include "models/gpt2.h"
+#include "base/sysinfo.h"
 #include "runtime/report.h"
+#include "runtime/run_plan.h"
 #include "tools/cli_common.h"
 
 namespace ferry::cli {
@@ -19,6 +21,20 @@ struct InspectFlags {
   GivenFlags given;  // the flags on the command line
 };
 
+// The machine's memory for the plan. A CUDA device that cannot be opened (no GPU here) tells
+// nothing: the plan is then capped only by --gpu-mem-limit, and the output says so.
+MachineMemory inspect_memory(const EngineConfig& cfg) {
+  try {
+    return machine_memory(*make_backend(cfg.device, cfg.device_index, cfg.threads));
+  } catch (const Error& e) {
+    std::fprintf(stderr, "ferry inspect: %s: %s; planning without its memory%s\n", device_name(cfg.device), e.what(),
+                 cfg.gpu_mem_limit ? " (capped at --gpu-mem-limit)" : " (no cap; pass --gpu-mem-limit)");
+    MachineMemory m;
+    m.host_available = available_ram_bytes();
+    return m;
+  }
+}
+
 void inspect(const InspectFlags& f) {
   const ModelSpec spec = load_model_spec(f.model);
   const EngineConfig cfg = to_engine_config(f.engine, f.given);
@@ -30,15 +46,19 @@ void inspect(const InspectFlags& f) {
     bytes.push_back(l.bytes());
     total += l.bytes();
   }
-  auto plan_for = [&](std::uint64_t budget) {
-    PlanRequest r;
-    r.policy = cfg.policy;
-    r.budget = budget;
-    r.depth = cfg.prefetch_depth;
-    r.streams = cfg.streams;
-    r.pack_bytes = bytes;
-    r.device = cfg.device;
-    return make_plan(r);
+  // The plan `run` would make (runtime/run_plan.h), on this machine's memory now.
+  const MachineMemory mem = inspect_memory(cfg);
+  auto plan_at = [&](const BudgetSpec& budget) {
+    EngineConfig c = cfg;
+    c.budget = budget;
+    return plan_run(spec, c, mem).plan;
+  };
+  auto plan_for = [&](double fraction) {  // --budget as a percentage, as a user would give it
+    BudgetSpec b;
+    b.set = true;
+    b.percent = true;
+    b.value = fraction * 100;
+    return plan_at(b);
   };
   const double fractions[] = {1.0, 0.75, 0.5, 0.35, 0.25, 0.15, 0.10};
 
@@ -61,13 +81,13 @@ void inspect(const InspectFlags& f) {
     for (double fr : fractions) {
       const auto b = static_cast<std::uint64_t>(static_cast<double>(total) * fr);
       try {
-        fits.push_back({{"budget_bytes", b}, {"fraction", fr}, {"plan", plan_json(plan_for(b))}});
+        fits.push_back({{"budget_bytes", b}, {"fraction", fr}, {"plan", plan_json(plan_for(fr))}});
       } catch (const ResourceExhausted& e) {
         fits.push_back({{"budget_bytes", b}, {"fraction", fr}, {"error", e.what()}});
       }
     }
     j["budgets"] = fits;
-    if (cfg.budget.set) j["plan"] = plan_json(plan_for(cfg.budget.resolve(total)));
+    j["plan"] = plan_json(plan_at(cfg.budget));
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
@@ -94,17 +114,16 @@ void inspect(const InspectFlags& f) {
     const auto b = static_cast<std::uint64_t>(static_cast<double>(total) * fr);
     std::string line;
     try {
-      line = plan_for(b).summary();
+      line = plan_for(fr).summary();
     } catch (const ResourceExhausted& e) {
       line = std::string("does not run: ") + e.what();
     }
     std::printf("%5.0f%%  %12s  %s\n", fr * 100, format_bytes(b).c_str(), line.c_str());
   }
-  if (cfg.budget.set) {
-    const Plan p = plan_for(cfg.budget.resolve(total));
-    std::printf("\nplan for --budget %s: %s\n", cfg.budget.str().c_str(), p.summary().c_str());
-    for (const std::string& n : p.notes) std::printf("  note: %s\n", n.c_str());
-  }
+  const Plan p = plan_at(cfg.budget);
+  std::printf("\nthe plan of `ferry run` with these flags%s: %s\n",
+              cfg.budget.set ? (" (--budget " + cfg.budget.str() + ")").c_str() : " (no --budget)", p.summary().c_str());
+  for (const std::string& n : p.notes) std::printf("  note: %s\n", n.c_str());
 }
 
 }  // namespace
