@@ -281,7 +281,8 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
   // the weight bytes it moved (measured as they moved), the part of them read from storage (the
   // kernel's I/O accounting), and the bytes it must read (every weight, the KV cache it attends to).
   std::vector<StepBound> bounds;
-  std::size_t records_seen = 0;
+  // The timeline keeps every generate()'s records: this run's start where the last one ended.
+  std::size_t records_seen = timeline_ ? timeline_->records().size() : 0;
   std::uint64_t weight_bytes = 0;
   for (const PackLayout& l : layouts_) weight_bytes += l.used_bytes();
   const std::uint64_t kv_row_bytes = static_cast<std::uint64_t>(H) * 2 * sizeof(float) * static_cast<std::uint64_t>(spec_.num_layers);

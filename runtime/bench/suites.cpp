@@ -85,7 +85,7 @@ const std::map<std::string, std::vector<std::string>>& suite_flag_table() {
       {"--prompt-len", bound}, {"--gen", {"streams", "decode"}},
       {"--iters", {"fusion"}},
       {"--probe", bound}, {"--no-probe", bound},
-      {"--policy", engine}, {"--budget", engine}, {"--pack-dir", engine},
+      {"--policy", engine}, {"--budget", engine}, {"--host-budget", engine}, {"--pack-dir", engine},
       {"--max-batch-tokens", engine}, {"--max-seqs", engine}, {"--gpu-mem-limit", engine},
       {"--allow-oversubscribe", engine},
       {"--prefetch-depth", {"nested-vs-padded", "decode", "prefill"}},

@@ -96,7 +96,8 @@ TEST_F(Cli, InspectShowsPacksAndPlan) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("40 layers"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("L39"), std::string::npos);
-  EXPECT_NE(r.out.find("plan for --budget 25%"), std::string::npos);
+  EXPECT_NE(r.out.find("the plan of `ferry run` with these flags (--budget 25%): "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tiers: device "), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, ExportThenRunFromTheDirectoryGivesTheSameTokens) {

@@ -139,5 +139,36 @@ TEST(GpuPolicies, DeviceMemoryInUseStaysWithinBudgetPlusReserve) {
   }
 }
 
+// `auto` runs a model larger than the device (here: --gpu-mem-limit) without --allow-oversubscribe:
+// as many layers resident as fit, the rest streamed, and the device memory in use stays within the
+// limit (cudaMemGetInfo, sampled while it runs).
+TEST(GpuPolicies, AutoRunsAModelLargerThanTheDevice) {
+  FERRY_REQUIRE_GPU();
+  const std::string toml =
+      "[model]\nname = \"big\"\nvocab_size = 8192\ncontext_length = 128\nhidden_size = 512\nnum_layers = 8\n"
+      "num_heads = 8\nffn_size = 2048\ndtype = \"f32\"\n[weights]\nrandom = true\nseed = 5\n";
+  const ModelSpec spec = parse_model_toml_string(toml, "big.toml", "/tmp");
+  EngineConfig cfg = cuda_config(Policy::Auto);
+  const std::uint64_t model = [&] {
+    std::uint64_t n = 0;
+    for (std::uint64_t b : model_pack_bytes(spec, DeviceKind::CUDA)) n += b;
+    return n;
+  }();
+  auto probe_backend = make_backend(DeviceKind::CUDA, 0);
+  const std::uint64_t free0 = probe_backend->memory_info().free_bytes;
+  FreeMemorySampler sampler(*probe_backend);
+  // Half the model, plus the reserve (the batch and the ops' 64 MiB of cuBLASLt workspace and scratch).
+  cfg.gpu_mem_limit = model / 2 + batch_reserve_bytes(spec, cfg.max_batch_tokens, cfg.max_sequences) + (std::uint64_t{96} << 20);
+  const Outcome o = run(spec, cfg, 4);
+  sampler.stop();
+  const std::uint64_t used = free0 > sampler.min_free() ? free0 - sampler.min_free() : 0;
+  EXPECT_LE(used, cfg.gpu_mem_limit + (std::uint64_t{48} << 20)) << format_bytes(used);
+  EXPECT_LT(o.stats.budget, o.stats.model_bytes);
+  EXPECT_EQ(o.plan.policy, Policy::Stream) << o.plan.summary();
+  EXPECT_GT(o.plan.resident_layers, 0) << o.plan.summary();
+  EXPECT_GT(o.plan.streamed_layers, 0) << o.plan.summary();
+  EXPECT_GT(o.stats.bytes_h2d, 0u) << "the streamed layers cross the link";
+}
+
 }  // namespace
 }  // namespace ferry
