@@ -172,6 +172,7 @@ void Engine::load() {
 }
 
 GenerateResult Engine::generate(const GenerateRequest& req) {
+  pipeline_->check_usable();  // refuses, saying why, once a failed call could not be undone
   const int B = static_cast<int>(req.prompts.size());
   if (B == 0) throw BadInput("no prompts: the batch is empty");
   if (req.max_new_tokens < 0) throw BadInput("-n: must be >= 0");
@@ -246,6 +247,10 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
   std::vector<std::int32_t> sampled(static_cast<std::size_t>(B));
   sseq.host.resize(static_cast<std::size_t>(B));
   for (int b = 0; b < B; ++b) sseq.host[static_cast<std::size_t>(b)] = b;
+  // From here on the streams use the buffers above (and result, sampled). If anything throws, this
+  // guard goes first: it drains every stream before they are freed and resets the pipeline and
+  // the residency, so the next call starts as on a fresh engine.
+  const LayerPipeline::FailureGuard on_failure(*pipeline_);
 
   // Copies the staged host indices to the device and describes the pass: prefill rows are
   // delimited by offsets, decode rows by the cache lengths they attend to.
