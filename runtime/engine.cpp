@@ -145,7 +145,9 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg) : spec_(spec), cf
   pipeline_ = std::make_unique<LayerPipeline>(*backend_, plan_, *placement_, *residency_, timeline_.get());
 }
 
-Engine::~Engine() = default;
+// The pipeline goes first, whatever the order of the members: its destructor drains the streams,
+// whose queued work may still use the placement's buffers, the residency and the timeline.
+Engine::~Engine() { pipeline_.reset(); }
 
 void Engine::load() {
   const auto t0 = Clock::now();
