@@ -21,7 +21,8 @@ class Stream {
   virtual DeviceKind device() const = 0;
   virtual int id() const = 0;              // 0 = compute stream, 1.. = copy streams (by creation order)
   virtual void synchronize() = 0;          // host blocks until all work enqueued so far is done;
-                                           // rethrows the first error raised by that work
+                                           // rethrows the first error raised by that work (then
+                                           // forgets it: the stream is usable again)
   virtual void* native_handle() = 0;       // cudaStream_t on CUDA, the CpuStream itself on CPU
 };
 
@@ -52,6 +53,9 @@ class Backend {
   // Asynchronous copy of n bytes on stream s (both pointers addressable by this backend).
   virtual void memcpy_async(void* dst, const void* src, std::size_t n, Stream& s) = 0;
   // Runs fn on the host after all prior work in s (CUDA: cudaLaunchHostFunc; CPU: a task).
+  // fn may throw: the exception never reaches the thread that runs it (on CUDA the driver's, where
+  // it would end the process); s.synchronize() rethrows it, and s skips its later callbacks (CPU:
+  // its later tasks) until then. Device work already queued after fn still runs on CUDA.
   virtual void host_callback(Stream& s, std::function<void()> fn) = 0;
   virtual DeviceMemoryInfo memory_info() const = 0;
 };

@@ -90,10 +90,10 @@ CpuStream& cpu_stream(Stream& s, const char* op) {
 }
 
 void CpuEvent::record(Stream& s) {
+  CpuStream& cs = cpu_stream(s, "Event::record");
   auto st = std::make_shared<State>();
   st->done = false;
-  state_ = st;
-  cpu_stream(s, "Event::record").enqueue_always([st] {
+  cs.enqueue_always([st] {
     {
       std::lock_guard<std::mutex> lk(st->mu);
       st->when = std::chrono::steady_clock::now();
@@ -101,6 +101,8 @@ void CpuEvent::record(Stream& s) {
     }
     st->cv.notify_all();
   });
+  // Only once the record is queued: a state nobody will complete would hang every later waiter.
+  state_ = st;
 }
 
 void CpuEvent::wait_on(Stream& s) {

@@ -1,8 +1,13 @@
 // CUDA backend: streams, events with device-side timing, async copies, host callbacks.
 #include <cuda_runtime.h>
 
+#include <atomic>
+#include <exception>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "base/cuda_backend.h"
 #include "base/error.h"
@@ -29,6 +34,28 @@ int cuda_runtime_device_count() {
 
 namespace {
 
+// The first exception raised by a host callback of one stream. A callback runs on the driver's
+// thread, where an exception escaping into CUDA would end the process: it is kept here instead and
+// rethrown by the stream's synchronize(), and the stream's later callbacks are skipped until then
+// (as a failed task poisons a CPU stream). Shared with the callbacks in flight, which may outlive
+// the stream object.
+struct CallbackErrors {
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  std::exception_ptr first;
+
+  void capture() noexcept {
+    std::lock_guard<std::mutex> lk(mu);
+    if (!first) first = std::current_exception();
+    failed.store(true, std::memory_order_release);
+  }
+  std::exception_ptr take() {
+    std::lock_guard<std::mutex> lk(mu);
+    failed.store(false, std::memory_order_release);
+    return std::exchange(first, nullptr);
+  }
+};
+
 class CudaStream final : public Stream {
  public:
   CudaStream(int id, int device) : id_(id), device_(device) {
@@ -40,18 +67,31 @@ class CudaStream final : public Stream {
   }
   DeviceKind device() const override { return DeviceKind::CUDA; }
   int id() const override { return id_; }
-  void synchronize() override { FERRY_CUDA(cudaStreamSynchronize(s_)); }
+  // A host callback's error is the one reported when there is one: it is what stopped the work.
+  void synchronize() override {
+    const cudaError_t r = cudaStreamSynchronize(s_);
+    if (std::exception_ptr e = errors_->take()) std::rethrow_exception(e);
+    FERRY_CUDA(r);
+  }
   void* native_handle() override { return s_; }
+  const std::shared_ptr<CallbackErrors>& errors() const { return errors_; }
 
  private:
   int id_;
   int device_;
   cudaStream_t s_ = nullptr;
+  std::shared_ptr<CallbackErrors> errors_ = std::make_shared<CallbackErrors>();
 };
 
 cudaStream_t raw(Stream& s) {
   FERRY_CHECK(s.device() == DeviceKind::CUDA, "CUDA backend given a non-CUDA stream");
   return static_cast<cudaStream_t>(s.native_handle());
+}
+
+CudaStream& cuda_stream(Stream& s) {
+  auto* cs = dynamic_cast<CudaStream*>(&s);
+  FERRY_CHECK(cs != nullptr, "CUDA backend given a stream it did not create");
+  return *cs;
 }
 
 class CudaEvent final : public Event {
@@ -83,14 +123,20 @@ class CudaEvent final : public Event {
   cudaEvent_t e_ = nullptr;
 };
 
-void host_trampoline(void* p) {
-  auto* fn = static_cast<std::function<void()>*>(p);
+struct HostCall {
+  std::function<void()> fn;
+  std::shared_ptr<CallbackErrors> errors;
+};
+
+// Runs on the driver's callback thread: nothing may escape (CUDA would terminate the process).
+void host_trampoline(void* p) noexcept {
+  std::unique_ptr<HostCall> call(static_cast<HostCall*>(p));
+  if (call->errors->failed.load(std::memory_order_acquire)) return;  // skipped after an error
   try {
-    (*fn)();
+    call->fn();
   } catch (...) {
-    // A host callback cannot report errors through CUDA; callers keep their callbacks noexcept.
+    call->errors->capture();
   }
-  delete fn;
 }
 
 class CudaBackend final : public Backend {
@@ -109,8 +155,10 @@ class CudaBackend final : public Backend {
     FERRY_CUDA(cudaMemcpyAsync(dst, src, n, cudaMemcpyDefault, raw(s)));
   }
   void host_callback(Stream& s, std::function<void()> fn) override {
-    auto* heap = new std::function<void()>(std::move(fn));
-    FERRY_CUDA(cudaLaunchHostFunc(raw(s), host_trampoline, heap));
+    CudaStream& cs = cuda_stream(s);
+    auto call = std::make_unique<HostCall>(HostCall{std::move(fn), cs.errors()});
+    FERRY_CUDA(cudaLaunchHostFunc(raw(s), host_trampoline, call.get()));
+    call.release();  // the trampoline owns it now
   }
   DeviceMemoryInfo memory_info() const override {
     DeviceMemoryInfo info;

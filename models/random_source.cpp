@@ -19,6 +19,7 @@
 #include <memory>
 
 #include "base/error.h"
+#include "base/omp_guard.h"
 #include "models/weights.h"
 
 namespace ferry {
@@ -147,27 +148,32 @@ class RandomSource final : public WeightSource {
     const std::uint64_t key = splitmix64(seed_ ^ splitmix64(fnv1a(name)));
     constexpr std::size_t kChunk = std::size_t{1} << 16;  // even, so Box-Muller pairs never straddle
     const std::int64_t chunks = static_cast<std::int64_t>((n + kChunk - 1) / kChunk);
+    OmpGuard guard;  // the per-thread buffer is an allocation and convert() checks its dtypes
 #pragma omp parallel if (chunks > 1)
     {
       std::unique_ptr<float[]> buf;
-      if (dst_dtype != DType::F32) buf.reset(new float[kChunk]);
+      if (dst_dtype != DType::F32) guard.run([&] { buf.reset(new float[kChunk]); });
 #pragma omp for schedule(dynamic, 4)
       for (std::int64_t c = 0; c < chunks; ++c) {
-        const std::size_t i0 = static_cast<std::size_t>(c) * kChunk;
-        const std::size_t m = std::min(kChunk, n - i0);
-        float* out = buf ? buf.get() : static_cast<float*>(dst) + i0;
-        normal_chunk(key, i0, m, e.std_dev, out);
-        // Round to the model's dtype, then convert to dst_dtype. Converting straight to the model's
-        // own dtype is the same rounding, done once.
-        if (dtype_ != DType::F32 && dst_dtype != dtype_) {
-          if (dtype_ == DType::F16)
-            for (std::size_t i = 0; i < m; ++i) out[i] = half_to_float(float_to_half(out[i]));
-          else
-            for (std::size_t i = 0; i < m; ++i) out[i] = bf16_to_float(float_to_bf16(out[i]));
-        }
-        if (buf) convert(out, DType::F32, static_cast<std::byte*>(dst) + i0 * dsize, dst_dtype, m);
+        // Skipped once any thread failed, so no chunk runs without the buffer it needs.
+        guard.run([&] {
+          const std::size_t i0 = static_cast<std::size_t>(c) * kChunk;
+          const std::size_t m = std::min(kChunk, n - i0);
+          float* out = buf ? buf.get() : static_cast<float*>(dst) + i0;
+          normal_chunk(key, i0, m, e.std_dev, out);
+          // Round to the model's dtype, then convert to dst_dtype. Converting straight to the model's
+          // own dtype is the same rounding, done once.
+          if (dtype_ != DType::F32 && dst_dtype != dtype_) {
+            if (dtype_ == DType::F16)
+              for (std::size_t i = 0; i < m; ++i) out[i] = half_to_float(float_to_half(out[i]));
+            else
+              for (std::size_t i = 0; i < m; ++i) out[i] = bf16_to_float(float_to_bf16(out[i]));
+          }
+          if (buf) convert(out, DType::F32, static_cast<std::byte*>(dst) + i0 * dsize, dst_dtype, m);
+        });
       }
     }
+    guard.rethrow();
   }
 
   std::string describe() const override { return "random (seed " + std::to_string(seed_) + ")"; }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/omp_guard.h"
 
 namespace ferry {
 
@@ -175,20 +176,24 @@ void SafetensorsFile::read(const SafetensorsEntry& e, DType dst_dtype, void* dst
   const bool aligned = reinterpret_cast<std::uintptr_t>(src) % ssize == 0;
   constexpr std::size_t kChunk = std::size_t{1} << 18;  // elements per task
   const std::int64_t chunks = static_cast<std::int64_t>((n + kChunk - 1) / kChunk);
+  OmpGuard guard;  // convert() checks its dtypes and the misaligned path allocates: both can throw
 #pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
   for (std::int64_t c = 0; c < chunks; ++c) {
-    const std::size_t i0 = static_cast<std::size_t>(c) * kChunk;
-    const std::size_t m = std::min(kChunk, n - i0);
-    const std::byte* s = src + i0 * ssize;
-    std::byte* d = static_cast<std::byte*>(dst) + i0 * dsize;
-    if (aligned) {
-      convert(s, src_dtype, d, dst_dtype, m);
-    } else {
-      std::unique_ptr<float[]> tmp(new float[(m * ssize + sizeof(float) - 1) / sizeof(float)]);
-      std::memcpy(tmp.get(), s, m * ssize);
-      convert(tmp.get(), src_dtype, d, dst_dtype, m);
-    }
+    guard.run([&] {
+      const std::size_t i0 = static_cast<std::size_t>(c) * kChunk;
+      const std::size_t m = std::min(kChunk, n - i0);
+      const std::byte* s = src + i0 * ssize;
+      std::byte* d = static_cast<std::byte*>(dst) + i0 * dsize;
+      if (aligned) {
+        convert(s, src_dtype, d, dst_dtype, m);
+      } else {
+        std::unique_ptr<float[]> tmp(new float[(m * ssize + sizeof(float) - 1) / sizeof(float)]);
+        std::memcpy(tmp.get(), s, m * ssize);
+        convert(tmp.get(), src_dtype, d, dst_dtype, m);
+      }
+    });
   }
+  guard.rethrow();
   // Loading streams: once converted, the source pages leave this process, so peak RSS stays near
   // the model plus one layer instead of holding the checkpoint mapped beside it.
   file_.advise_dontneed(static_cast<std::size_t>(data_offset() + e.begin), static_cast<std::size_t>(e.end - e.begin));

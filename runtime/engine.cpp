@@ -125,7 +125,9 @@ std::uint64_t Engine::moved_bytes(bool& measured) const {
   return placement_->moved_bytes();
 }
 
-Engine::~Engine() = default;
+// The pipeline goes first, whatever the order of the members: its destructor drains the streams,
+// whose queued work may still use the placement's buffers, the residency and the timeline.
+Engine::~Engine() { pipeline_.reset(); }
 
 void Engine::load() {
   const auto t0 = Clock::now();
@@ -152,6 +154,7 @@ void Engine::load() {
 }
 
 GenerateResult Engine::generate(const GenerateRequest& req) {
+  pipeline_->check_usable();  // refuses, saying why, once a failed call could not be undone
   const int B = static_cast<int>(req.prompts.size());
   if (B == 0) throw BadInput("no prompts: the batch is empty");
   if (req.max_new_tokens < 0) throw BadInput("-n: must be >= 0");
@@ -226,6 +229,10 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
   std::vector<std::int32_t> sampled(static_cast<std::size_t>(B));
   sseq.host.resize(static_cast<std::size_t>(B));
   for (int b = 0; b < B; ++b) sseq.host[static_cast<std::size_t>(b)] = b;
+  // From here on the streams use the buffers above (and result, sampled). If anything throws, this
+  // guard goes first: it drains every stream before they are freed and resets the pipeline and
+  // the residency, so the next call starts as on a fresh engine.
+  const LayerPipeline::FailureGuard on_failure(*pipeline_);
 
   // Copies the staged host indices to the device and describes the pass: prefill rows are
   // delimited by offsets, decode rows by the cache lengths they attend to.

@@ -46,6 +46,8 @@ struct LayerPipeline::Impl {
   long long fpos = 0;                 // next global position the fetch cursor considers
   long long computed = 0;             // streamed computes issued so far (C)
   unsigned next_copy = 0;
+  bool unusable = false;              // recover() failed; `why` says how
+  std::string why;
 
   Stream& compute() { return *streams[0]; }
   Stream& copy_stream() {
@@ -68,9 +70,9 @@ struct LayerPipeline::Impl {
     const int tok = begin(TimelineKind::Prefetch, pack, step, cs, "prefetch", b);
     const std::uint64_t moved = placement.fetch(pack, -1, cs);
     residency.on_fetch(pack, moved);
+    kept_fetched[static_cast<std::size_t>(b)] = true;  // at once: recover() must see what residency holds
     end(tok, cs);
     ready[static_cast<std::size_t>(b)]->record(cs);
-    kept_fetched[static_cast<std::size_t>(b)] = true;
   }
 
   void fetch_streamed(int b, int slot, int step) {
@@ -82,18 +84,19 @@ struct LayerPipeline::Impl {
       const int tok = begin(TimelineKind::Evict, prev + 1, owner_step[si], cs, "evict", prev);
       const std::uint64_t moved = placement.evict(prev + 1, slot, cs);
       residency.on_evict(prev + 1, moved);
-      end(tok, cs);
       owner[si] = -1;
+      end(tok, cs);
     }
     const int pack = b + 1;
     const int tok = begin(TimelineKind::Prefetch, pack, step, cs, "prefetch", b);
+    // The slot is noted before the residency, so recover() can evict whatever residency holds.
+    cur_slot[static_cast<std::size_t>(b)] = slot;
     const std::uint64_t moved = placement.fetch(pack, slot, cs);
     residency.on_fetch(pack, moved);
-    end(tok, cs);
-    ready[static_cast<std::size_t>(b)]->record(cs);
-    cur_slot[static_cast<std::size_t>(b)] = slot;
     owner[si] = b;
     owner_step[si] = step;
+    end(tok, cs);
+    ready[static_cast<std::size_t>(b)]->record(cs);
   }
 
   // Advances the fetch cursor as far as the window allows, up to (not including) position `bound`.
@@ -111,6 +114,40 @@ struct LayerPipeline::Impl {
       if (g > computed + k) break;
       fetch_streamed(b, static_cast<int>(g % slots), label);
       ++fpos;
+    }
+  }
+
+  // recover(): returns every pack the residency holds, on the copy streams. Everything was drained
+  // before, so no wait is needed; a streamed pack is in the slot of its latest fetch.
+  void evict_all() {
+    for (int p = 0; p < residency.packs(); ++p) {
+      if (!residency.resident(p)) continue;
+      const bool streamed = p > 0 && !kept[static_cast<std::size_t>(p) - 1];
+      const int slot = streamed ? cur_slot[static_cast<std::size_t>(p) - 1] : -1;
+      const std::uint64_t moved = placement.evict(p, slot, copy_stream());
+      residency.on_evict(p, moved);
+    }
+    FERRY_CHECK(residency.resident_bytes() == 0, "LayerPipeline::recover: bytes still resident after evicting every pack");
+  }
+
+  // recover(): the state of a pipeline that has run nothing (the ring empty, the cursor at 0).
+  void forget_ring() {
+    std::fill(kept_fetched.begin(), kept_fetched.end(), false);
+    std::fill(cur_slot.begin(), cur_slot.end(), -1);
+    std::fill(owner.begin(), owner.end(), -1);
+    std::fill(owner_step.begin(), owner_step.end(), 0);
+    static_fetched = false;
+    seq = fpos = computed = 0;
+    next_copy = 0;
+  }
+
+  // Waits for every stream, dropping errors.
+  void drain() noexcept {
+    for (auto& s : streams) {
+      try {
+        s->synchronize();
+      } catch (...) {  // reported by whoever called recover(), or by the clean pass after this one
+      }
     }
   }
 
@@ -156,30 +193,29 @@ LayerPipeline::LayerPipeline(Backend& backend, const Plan& plan, Placement& plac
 }
 
 LayerPipeline::~LayerPipeline() {
-  for (auto& s : streams_) {
-    try {
-      s->synchronize();
-    } catch (...) {  // destructors never throw; synchronize() is where errors are reported
-    }
-  }
+  // Destructors never throw; synchronize() is where errors are reported. Nothing queued can wait
+  // forever: a failed CPU task skips the rest of its stream's work but still records its events.
+  impl_->drain();
 }
 
 const std::byte* LayerPipeline::static_pack() {
+  check_usable();
   Impl& m = *impl_;
   if (!m.static_fetched) {
     Stream& cs = m.copy_stream();
     const int tok = m.timeline ? m.timeline->begin(TimelineKind::Prefetch, 0, 0, cs, "prefetch static") : -1;
     const std::uint64_t moved = m.placement.fetch(0, -1, cs);
     m.residency.on_fetch(0, moved);
+    m.static_fetched = true;
     m.end(tok, cs);
     m.static_ready->record(cs);
-    m.static_fetched = true;
   }
   m.static_ready->wait_on(m.compute());
   return m.placement.compute_ptr(0, -1);
 }
 
 void LayerPipeline::run_step(int step, const BlockFn& fn, bool another_step_follows) {
+  check_usable();
   Impl& m = *impl_;
   if (m.L == 0) {
     ++m.seq;
@@ -207,6 +243,38 @@ void LayerPipeline::synchronize() {
     }
   }
   if (first) std::rethrow_exception(first);
+}
+
+void LayerPipeline::recover() noexcept {
+  Impl& m = *impl_;
+  m.drain();  // every queued task has run or been skipped: the caller's buffers are free to go
+  if (m.unusable) return;
+  try {
+    // A second pass must be clean: an error now is not the step's (a task failing again, a
+    // sticky CUDA error), and the device state can no longer be trusted.
+    synchronize();
+    m.evict_all();
+    synchronize();
+    m.forget_ring();
+    return;
+  } catch (const std::exception& e) {
+    m.unusable = true;
+    try {
+      m.why = e.what();
+    } catch (...) {  // no memory for the message: check_usable() still refuses
+    }
+  } catch (...) {
+    m.unusable = true;
+  }
+  m.drain();  // whatever the failed attempt queued
+}
+
+void LayerPipeline::check_usable() const {
+  if (impl_->unusable)
+    throw InternalError("LayerPipeline: a failed step could not be undone (" +
+                        (impl_->why.empty() ? std::string("unknown error") : impl_->why) +
+                        "), so the weights' placement is unknown and this pipeline refuses further work; "
+                        "destroy the Engine that owns it and create a new one");
 }
 
 }  // namespace ferry

@@ -18,77 +18,18 @@
 #include "scheduler/pipeline.h"
 #include "scheduler/planner.h"
 #include "scheduler/timeline.h"
+#include "tests/scheduler/pipeline_model.h"
 
 namespace ferry {
 namespace {
 
-constexpr int kBlocks = 8;
-constexpr int kSteps = 3;
+using namespace pipetest;
 
-std::byte pattern(int pack, std::size_t j) { return static_cast<std::byte>((pack * 37 + j * 13 + (j >> 10)) & 0xff); }
-
-// pack 0 = 24 KiB; block b = 16 KiB + b * 3 KiB + 100 bytes (uneven, not page multiples).
-std::vector<std::uint64_t> pack_sizes() {
-  std::vector<std::uint64_t> s{24 * 1024};
-  for (int b = 0; b < kBlocks; ++b) s.push_back(16 * 1024 + static_cast<std::uint64_t>(b) * 3 * 1024 + 100);
-  return s;
-}
-
-struct Model {
-  std::vector<std::uint64_t> sizes = pack_sizes();
-  std::vector<std::vector<std::byte>> expected;  // per pack
-  std::uint64_t total = 0;
-  Model() {
-    for (std::size_t p = 0; p < sizes.size(); ++p) {
-      std::vector<std::byte> v(sizes[p]);
-      for (std::size_t j = 0; j < v.size(); ++j) v[j] = pattern(static_cast<int>(p), j);
-      expected.push_back(std::move(v));
-      total += sizes[p];
-    }
-  }
-  std::unique_ptr<Placement> placement(Backend& backend, const Plan& plan) const {
-    PlacementConfig cfg;
-    cfg.policy = plan.policy;
-    cfg.pack_bytes.assign(sizes.begin(), sizes.end());
-    cfg.keep = plan.keep;
-    cfg.slots = plan.slots;
-    cfg.pack_dir = ::testing::TempDir();
-    auto pl = make_placement(backend, cfg);
-    for (std::size_t p = 0; p < sizes.size(); ++p) {
-      std::memcpy(pl->fill_begin(static_cast<int>(p)), expected[p].data(), sizes[p]);
-      pl->fill_end(static_cast<int>(p));
-    }
-    return pl;
-  }
-};
-
-struct Outcome {
-  std::vector<std::vector<int>> seen;  // [step][block]: 1 = bytes matched, 0 = mismatch, -1 = not run
-  int static_ok = -1;
-};
-
-// Runs kSteps steps; fills `out` from tasks on the compute stream.
+// Runs kSteps steps on a fresh pipeline; fills `out` from tasks on the compute stream.
 void run(Backend& backend, const Model& m, const Plan& plan, Placement& pl, Residency& res, Timeline* tl, Outcome& out) {
-  out.seen.assign(kSteps, std::vector<int>(kBlocks, -1));
   LayerPipeline pipe(backend, plan, pl, res, tl);
   ASSERT_EQ(pipe.num_blocks(), kBlocks);
-  const std::byte* st = pipe.static_pack();
-  cpu_stream(pipe.compute_stream(), "test").enqueue([&out, &m, st] {
-    out.static_ok = std::memcmp(st, m.expected[0].data(), m.sizes[0]) == 0 ? 1 : 0;
-  });
-  for (int step = 0; step < kSteps; ++step) {
-    pipe.run_step(
-        step,
-        [&out, &m, step](int block, const std::byte* w, Stream& s) {
-          const auto p = static_cast<std::size_t>(block) + 1;
-          cpu_stream(s, "test").enqueue([&out, &m, step, block, w, p] {
-            out.seen[static_cast<std::size_t>(step)][static_cast<std::size_t>(block)] =
-                std::memcmp(w, m.expected[p].data(), m.sizes[p]) == 0 ? 1 : 0;
-          });
-        },
-        step + 1 < kSteps);
-  }
-  pipe.synchronize();
+  run_steps(pipe, m, out);
 }
 
 const TimelineRecord* find(const std::vector<TimelineRecord>& recs, TimelineKind k, int pack, int step) {
