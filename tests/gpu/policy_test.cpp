@@ -57,6 +57,15 @@ TEST(GpuPolicies, EveryPolicyDepthAndStreamCountIsBitIdenticalAndWithinBudget) {
   }
 }
 
+// About 130 MiB of f32 weights in blocks of 14 MiB: large enough that a placement keeping more than
+// its budget on the device shows up in cudaMemGetInfo.
+ModelSpec memory_model() {
+  const std::string toml =
+      "[model]\nname = \"mem\"\nvocab_size = 8192\ncontext_length = 128\nhidden_size = 512\nnum_layers = 8\n"
+      "num_heads = 8\nffn_size = 2048\ndtype = \"f32\"\n[weights]\nrandom = true\nseed = 5\n";
+  return parse_model_toml_string(toml, "mem.toml", "/tmp");
+}
+
 // Samples the device's free memory from a second thread while it lives; min_free() is the lowest
 // value seen (cudaMemGetInfo through Backend::memory_info, callable from any host thread).
 class FreeMemorySampler {
@@ -97,10 +106,7 @@ class FreeMemorySampler {
 // safe side.
 TEST(GpuPolicies, DeviceMemoryInUseStaysWithinBudgetPlusReserve) {
   FERRY_REQUIRE_GPU();
-  const std::string toml =
-      "[model]\nname = \"mem\"\nvocab_size = 8192\ncontext_length = 128\nhidden_size = 512\nnum_layers = 8\n"
-      "num_heads = 8\nffn_size = 2048\ndtype = \"f32\"\n[weights]\nrandom = true\nseed = 5\n";
-  const ModelSpec spec = parse_model_toml_string(toml, "mem.toml", "/tmp");
+  const ModelSpec spec = memory_model();
   (void)run(spec, cuda_config(Policy::Resident), 2);  // warm-up: the ops' context, cuBLASLt's state
   constexpr std::uint64_t kSlack = std::uint64_t{48} << 20;
   auto probe_backend = make_backend(DeviceKind::CUDA, 0);
@@ -144,10 +150,7 @@ TEST(GpuPolicies, DeviceMemoryInUseStaysWithinBudgetPlusReserve) {
 // limit (cudaMemGetInfo, sampled while it runs).
 TEST(GpuPolicies, AutoRunsAModelLargerThanTheDevice) {
   FERRY_REQUIRE_GPU();
-  const std::string toml =
-      "[model]\nname = \"big\"\nvocab_size = 8192\ncontext_length = 128\nhidden_size = 512\nnum_layers = 8\n"
-      "num_heads = 8\nffn_size = 2048\ndtype = \"f32\"\n[weights]\nrandom = true\nseed = 5\n";
-  const ModelSpec spec = parse_model_toml_string(toml, "big.toml", "/tmp");
+  const ModelSpec spec = memory_model();
   EngineConfig cfg = cuda_config(Policy::Auto);
   const std::uint64_t model = [&] {
     std::uint64_t n = 0;
