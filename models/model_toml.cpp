@@ -200,11 +200,10 @@ ModelSpec parse_model_toml_string(const std::string& text, const std::string& or
   m.get_int("hidden_size", s.hidden_size, true);
   m.get_int("num_layers", s.num_layers, true);
   m.get_int("num_heads", s.num_heads, true);
-  if (!m.get_int("ffn_size", s.ffn_size, false)) {
-    if (s.hidden_size > std::numeric_limits<int>::max() / 4)
-      throw BadInput(origin + ": model.hidden_size: value " + std::to_string(s.hidden_size) + " out of range");
-    s.ffn_size = 4 * s.hidden_size;
-  }
+  // The default ffn_size is 4 * hidden_size, computed only for a hidden size in range (no int
+  // overflow); otherwise validate() below names model.hidden_size and its limit.
+  if (!m.get_int("ffn_size", s.ffn_size, false))
+    s.ffn_size = s.hidden_size > 0 && s.hidden_size <= kMaxHiddenSize ? 4 * s.hidden_size : 1;
   m.get_string("norm", s.norm);
   m.get_float("norm_epsilon", s.norm_epsilon);
   std::string act;
