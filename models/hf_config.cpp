@@ -1,6 +1,7 @@
 // A Hugging Face GPT-2 checkpoint directory's config.json -> ModelSpec (docs/model-format.md).
 // Keys as in transformers' GPT2Config: n_embd, n_layer, n_head, n_positions (or n_ctx),
 // vocab_size, n_inner, layer_norm_epsilon, activation_function, tie_word_embeddings, torch_dtype.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -27,7 +28,8 @@ class Config {
   [[noreturn]] void bad(const char* key, const std::string& msg) const {
     throw BadInput(file_ + ": " + key + ": " + msg);
   }
-  int get_int(const char* key, const char* fallback_key = nullptr) const {
+  // A positive integer no larger than `limit` (model_spec.h), naming the key when it is not.
+  int get_int(const char* key, int limit, const char* fallback_key = nullptr) const {
     const json* v = find(key);
     const char* used = key;
     if ((!v || v->is_null()) && fallback_key) {
@@ -38,12 +40,15 @@ class Config {
       if (fallback_key) bad(key, std::string("missing (and no ") + fallback_key + ")");
       bad(key, "missing");
     }
-    return as_int(*v, used);
+    return as_int(*v, used, limit);
   }
-  int as_int(const json& v, const char* key) const {
+  int as_int(const json& v, const char* key, int limit) const {
     if (!v.is_number_integer()) bad(key, "expected an integer");
+    if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(limit))
+      bad(key, v.dump() + " is above the limit " + std::to_string(limit));
     const std::int64_t i = v.get<std::int64_t>();
-    if (i <= 0 || i > std::numeric_limits<int>::max()) bad(key, "value " + std::to_string(i) + " out of range");
+    if (i <= 0) bad(key, "must be positive (got " + std::to_string(i) + ")");
+    if (i > limit) bad(key, std::to_string(i) + " is above the limit " + std::to_string(limit));
     return static_cast<int>(i);
   }
   std::string get_string(const char* key, const std::string& dflt) const {
@@ -83,21 +88,24 @@ ModelSpec parse_hf_config(const std::string& dir) {
   s.name = name.filename().string();
   s.family = "gpt2";
   s.source = "hf-dir " + dir;
-  s.hidden_size = c.get_int("n_embd");
-  s.num_layers = c.get_int("n_layer");
-  s.num_heads = c.get_int("n_head");
-  s.context_length = c.get_int("n_positions", "n_ctx");
-  s.vocab_size = c.get_int("vocab_size");
+  s.hidden_size = c.get_int("n_embd", kMaxHiddenSize);
+  s.num_layers = c.get_int("n_layer", kMaxNumLayers);
+  s.num_heads = c.get_int("n_head", kMaxHiddenSize);
+  s.context_length = c.get_int("n_positions", kMaxContextLength, "n_ctx");
+  s.vocab_size = c.get_int("vocab_size", kMaxVocabSize);
   const json* inner = c.find("n_inner");
   if (!inner || inner->is_null()) {
-    if (s.hidden_size > std::numeric_limits<int>::max() / 4) c.bad("n_embd", "value out of range");
-    s.ffn_size = 4 * s.hidden_size;
+    s.ffn_size = 4 * s.hidden_size;  // hidden_size <= kMaxHiddenSize: no overflow
   } else {
-    s.ffn_size = c.as_int(*inner, "n_inner");
+    s.ffn_size = c.as_int(*inner, "n_inner", kMaxFfnSize);
   }
   if (const json* eps = c.find("layer_norm_epsilon"); eps && !eps->is_null()) {
     if (!eps->is_number()) c.bad("layer_norm_epsilon", "expected a number");
-    s.norm_epsilon = eps->get<float>();
+    // A double beyond float's range has no float value (the conversion is undefined behaviour).
+    const double e = eps->get<double>();
+    if (std::fabs(e) > static_cast<double>(std::numeric_limits<float>::max()))
+      c.bad("layer_norm_epsilon", eps->dump() + " is out of range for a float");
+    s.norm_epsilon = static_cast<float>(e);
   }
   const std::string act = c.get_string("activation_function", "gelu_new");
   if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast") s.activation = ops::Activation::GeluTanh;

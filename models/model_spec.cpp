@@ -1,41 +1,66 @@
 // ModelSpec: parameter count, range checks, and the dispatch of MODEL (directory, file, preset).
 #include "models/model_spec.h"
 
-#include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <limits>
+#include <initializer_list>
+#include <optional>
+#include <string>
 
+#include "base/checked.h"
 #include "base/error.h"
 
 namespace ferry {
 
 std::uint64_t ModelSpec::parameter_count() const {
-  const std::uint64_t V = static_cast<std::uint64_t>(vocab_size), C = static_cast<std::uint64_t>(context_length),
-                      H = static_cast<std::uint64_t>(hidden_size), F = static_cast<std::uint64_t>(ffn_size),
-                      L = static_cast<std::uint64_t>(num_layers);
+  const auto V = static_cast<std::uint64_t>(vocab_size), C = static_cast<std::uint64_t>(context_length),
+             H = static_cast<std::uint64_t>(hidden_size), F = static_cast<std::uint64_t>(ffn_size),
+             L = static_cast<std::uint64_t>(num_layers);
+  // A dimension that does not fit (negative, or so large the count wraps) must not print a wrapped
+  // count: `inspect` once showed a hidden size of 800,000,000 as a model of 9.3 million TiB.
+  const auto fail = [&]() -> std::uint64_t {
+    throw BadInput("model " + name + ": parameter count does not fit in 64 bits (vocab_size " +
+                   std::to_string(vocab_size) + ", context_length " + std::to_string(context_length) +
+                   ", hidden_size " + std::to_string(hidden_size) + ", num_layers " + std::to_string(num_layers) +
+                   ", ffn_size " + std::to_string(ffn_size) + ")");
+  };
+  if (vocab_size < 0 || context_length < 0 || hidden_size < 0 || ffn_size < 0 || num_layers < 0) return fail();
+  const auto mul = [&](std::uint64_t a, std::uint64_t b) {
+    const std::optional<std::uint64_t> r = checked_mul(a, b);
+    return r ? *r : fail();
+  };
+  const auto add = [&](std::initializer_list<std::uint64_t> terms) {
+    std::uint64_t sum = 0;
+    for (const std::uint64_t t : terms) {
+      const std::optional<std::uint64_t> r = checked_add(sum, t);
+      sum = r ? *r : fail();
+    }
+    return sum;
+  };
   // per block: ln_1, ln_2 (2H each); c_attn [H,3H] + 3H; attn c_proj [H,H] + H; c_fc [H,F] + F;
   // mlp c_proj [F,H] + H.
-  const std::uint64_t block = 4 * H + 3 * H * H + 3 * H + H * H + H + H * F + F + F * H + H;
-  std::uint64_t n = V * H + C * H + 2 * H + L * block;
-  if (!tied_embeddings) n += V * H;
-  return n;
+  const std::uint64_t HH = mul(H, H), HF = mul(H, F);
+  const std::uint64_t block = add({mul(4, H), mul(3, HH), mul(3, H), HH, H, HF, F, HF, H});
+  const std::uint64_t VH = mul(V, H);
+  return add({VH, mul(C, H), mul(2, H), mul(L, block), tied_embeddings ? 0 : VH});
 }
 
 void validate(const ModelSpec& s, const std::string& origin) {
   auto bad = [&](const std::string& key, const std::string& msg) {
     throw BadInput(origin + ": " + key + ": " + msg);
   };
-  auto positive = [&](const char* key, int v) {
-    if (v <= 0) bad(key, "must be positive (got " + std::to_string(v) + ")");
-  };
   if (s.family != "gpt2") bad("model.family", "unsupported family '" + s.family + "' (supported: gpt2)");
-  positive("model.vocab_size", s.vocab_size);
-  positive("model.context_length", s.context_length);
-  positive("model.hidden_size", s.hidden_size);
-  positive("model.num_layers", s.num_layers);
-  positive("model.num_heads", s.num_heads);
-  positive("model.ffn_size", s.ffn_size);
+  // In range: positive and at most the limit (model_spec.h), so every size below is exact.
+  const auto in_range = [&](const char* key, int v, int limit) {
+    if (v <= 0) bad(key, "must be positive (got " + std::to_string(v) + ")");
+    if (v > limit) bad(key, std::to_string(v) + " is above the limit " + std::to_string(limit));
+  };
+  in_range("model.vocab_size", s.vocab_size, kMaxVocabSize);
+  in_range("model.context_length", s.context_length, kMaxContextLength);
+  in_range("model.hidden_size", s.hidden_size, kMaxHiddenSize);
+  in_range("model.num_layers", s.num_layers, kMaxNumLayers);
+  in_range("model.num_heads", s.num_heads, kMaxHiddenSize);
+  in_range("model.ffn_size", s.ffn_size, kMaxFfnSize);
   if (s.hidden_size % s.num_heads != 0)
     bad("model.num_heads", "hidden_size " + std::to_string(s.hidden_size) + " is not divisible by num_heads " +
                                std::to_string(s.num_heads));
@@ -49,11 +74,8 @@ void validate(const ModelSpec& s, const std::string& origin) {
   if (s.weights.random && !s.weights.path.empty())
     bad("weights.path, weights.random", "give either path or random = true, not both");
   if (!s.weights.random && s.weights.path.empty()) bad("weights.path", "needs path = \"...\" or random = true");
-  // Tensor sizes must stay addressable: the largest matrix has max(V, C, F, 3H) * H elements.
-  const double biggest = static_cast<double>(std::max({s.vocab_size, s.context_length, s.ffn_size, 3 * s.hidden_size})) *
-                         static_cast<double>(s.hidden_size);
-  if (biggest > static_cast<double>(std::numeric_limits<std::int64_t>::max() / 8))
-    bad("model", "sizes too large");
+  // Backstop for the limits above: the whole model's bytes must be countable.
+  if (!checked_mul(s.parameter_count(), dtype_size(s.dtype))) bad("model", "byte size does not fit in 64 bits");
 }
 
 ModelSpec load_model_spec(const std::string& model) {

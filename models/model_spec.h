@@ -10,6 +10,17 @@
 
 namespace ferry {
 
+// Upper bounds on model dimensions; validate() refuses larger values, naming the key. They are far
+// above any published model (GPT-3 175B: hidden 12288, 96 layers; vocabularies up to ~256K) and
+// small enough that the parameter count (< 2^52), the byte size of every tensor and of the whole
+// model (< 2^55), and the KV cache of one full-length sequence (< 2^55 bytes) fit in 64 bits,
+// and 4 * hidden_size fits in an int.
+inline constexpr int kMaxVocabSize = 1 << 24;      // 16,777,216 (the tokenizer's id bound too)
+inline constexpr int kMaxContextLength = 1 << 22;  // 4,194,304 positions
+inline constexpr int kMaxHiddenSize = 1 << 17;     // 131,072
+inline constexpr int kMaxNumLayers = 1 << 12;      // 4,096
+inline constexpr int kMaxFfnSize = 1 << 20;        // 1,048,576
+
 struct WeightsSpec {
   bool random = true;         // random init like GPT-2 (normal, std 0.02) with `seed`
   std::uint64_t seed = 0;
@@ -34,6 +45,8 @@ struct ModelSpec {
   std::string source;         // "preset gpt2-xl", "file models/x.toml", "hf-dir ./dir"
 
   int head_dim() const { return hidden_size / num_heads; }
+  // Overflow-checked; throws BadInput naming the model when the count does not fit in 64 bits
+  // (never for a validated spec: the limits above keep it below 2^52).
   std::uint64_t parameter_count() const;
 };
 

@@ -1,6 +1,38 @@
 // Parsing of model descriptions in TOML (schema: docs/model-format.md) with TOML++.
-#include <toml++/toml.h>
+//
+// TOML++ is compiled into this file (header-only mode), never used from Debian's shared library,
+// so that its internal checks are ours. TOML++ 3.3 guards its parser with TOML_ASSERT and
+// TOML_ASSERT_ASSUME; input reaches some of them ("[." or "[\0" at a table header fails
+// `is_bare_key_character(*cp) || is_string_delimiter(*cp)` in parse_key), and with NDEBUG the
+// library turns TOML_ASSERT_ASSUME into __builtin_assume: undefined behaviour in Release builds,
+// an abort in Debug ones. Here TOML_ASSERT throws (caught below as "invalid TOML", BadInput), and
+// NDEBUG is hidden while the headers are read so the assumption form is never chosen. That covers
+// every assertion, found by the fuzzer or not yet; validating the input instead would need a
+// second TOML lexer to know where a table header starts, and would cover only the cases known.
+// What an assertion cannot cover (a __builtin_unreachable in TOML++'s Unicode tables) is kept
+// out by check_toml_bytes() below.
+#include <stdexcept>
 
+namespace ferry::toml_detail {
+// Thrown by a failed TOML++ assertion; parse_model_toml_string turns it into BadInput.
+struct AssertionFailed : std::logic_error {
+  using std::logic_error::logic_error;
+};
+[[noreturn]] inline void assertion_failed(const char* expr) { throw AssertionFailed(expr); }
+}  // namespace ferry::toml_detail
+
+#pragma push_macro("NDEBUG")
+#undef NDEBUG
+#undef TOML_SHARED_LIB  // pkg-config's -DTOML_SHARED_LIB=1 would switch header-only mode off
+#define TOML_SHARED_LIB 0
+#undef TOML_HEADER_ONLY
+#define TOML_HEADER_ONLY 1
+#define TOML_ASSERT(expr) (static_cast<bool>(expr) ? void(0) : ::ferry::toml_detail::assertion_failed(#expr))
+#include <toml++/toml.h>
+#pragma pop_macro("NDEBUG")
+
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -64,9 +96,14 @@ class Table {
   bool get_float(const char* key, float& out) {
     const toml::node* n = find(key);
     if (!n) return false;
-    if (n->is_floating_point()) out = static_cast<float>(n->as_floating_point()->get());
-    else if (n->is_integer()) out = static_cast<float>(n->as_integer()->get());
+    double v = 0;
+    if (n->is_floating_point()) v = n->as_floating_point()->get();
+    else if (n->is_integer()) v = static_cast<double>(n->as_integer()->get());
     else type_error(*n, key, "a number");
+    // A double beyond float's range has no float value (the conversion is undefined behaviour).
+    if (std::isfinite(v) && std::fabs(v) > static_cast<double>(std::numeric_limits<float>::max()))
+      throw BadInput(at(origin_, n->source()) + ": " + prefix_ + key + ": value out of range for a float");
+    out = static_cast<float>(v);
     return true;
   }
   bool get_bool(const char* key, bool& out) {
@@ -107,14 +144,45 @@ const toml::table* subtable(const toml::table& root, const char* key, const std:
   return n->as_table();
 }
 
+// Refuses, before TOML++ sees them:
+//  * bytes >= 0x80: TOML++ 3.3's generated Unicode whitespace table reaches __builtin_unreachable
+//    (not an assertion, so TOML_ASSERT cannot catch it) for U+00A1..U+03F9, e.g. "a=1\u00e9"
+//    written raw, and in strings too (after a line-ending backslash). Non-ASCII text can still be
+//    written in strings as \uXXXX escapes;
+//  * control characters other than tab, LF and the CR of a CRLF: TOML 1.0 forbids them unescaped
+//    everywhere (strings and comments included), so this refuses no valid document, and it names
+//    the line and column where TOML++ would give a vaguer error (or, for "[\0", an assertion).
+void check_toml_bytes(const std::string& text, const std::string& origin) {
+  std::size_t line = 1, column = 1;
+  const std::size_t start = text.rfind("\xef\xbb\xbf", 0) == 0 ? 3 : 0;  // a UTF-8 byte order mark is fine
+  for (std::size_t i = start; i < text.size(); ++i, ++column) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      ++line;
+      column = 0;
+      continue;
+    }
+    const bool crlf = c == '\r' && i + 1 < text.size() && text[i + 1] == '\n';
+    if ((c >= 0x20 && c < 0x7f) || c == '\t' || crlf) continue;
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", c);
+    throw BadInput(origin + ":" + std::to_string(line) + ":" + std::to_string(column) + ": byte " + hex +
+                   (c >= 0x80 ? " is not ASCII (write non-ASCII characters in strings as \\uXXXX escapes)"
+                              : " is a control character, which TOML does not allow"));
+  }
+}
+
 }  // namespace
 
 ModelSpec parse_model_toml_string(const std::string& text, const std::string& origin, const std::string& base_dir) {
+  check_toml_bytes(text, origin);
   toml::table root;
   try {
     root = toml::parse(text, origin);
   } catch (const toml::parse_error& e) {
     throw BadInput(at(origin, e.source()) + ": invalid TOML: " + std::string(e.description()));
+  } catch (const toml_detail::AssertionFailed& e) {
+    throw BadInput(origin + ": invalid TOML (rejected by the parser's check " + e.what() + ")");
   }
   for (auto&& [k, v] : root)
     if (k.str() != "model" && k.str() != "weights")
@@ -132,11 +200,10 @@ ModelSpec parse_model_toml_string(const std::string& text, const std::string& or
   m.get_int("hidden_size", s.hidden_size, true);
   m.get_int("num_layers", s.num_layers, true);
   m.get_int("num_heads", s.num_heads, true);
-  if (!m.get_int("ffn_size", s.ffn_size, false)) {
-    if (s.hidden_size > std::numeric_limits<int>::max() / 4)
-      throw BadInput(origin + ": model.hidden_size: value " + std::to_string(s.hidden_size) + " out of range");
-    s.ffn_size = 4 * s.hidden_size;
-  }
+  // The default ffn_size is 4 * hidden_size, computed only for a hidden size in range (no int
+  // overflow); otherwise validate() below names model.hidden_size and its limit.
+  if (!m.get_int("ffn_size", s.ffn_size, false))
+    s.ffn_size = s.hidden_size > 0 && s.hidden_size <= kMaxHiddenSize ? 4 * s.hidden_size : 1;
   m.get_string("norm", s.norm);
   m.get_float("norm_epsilon", s.norm_epsilon);
   std::string act;

@@ -9,7 +9,9 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 
+#include "base/checked.h"
 #include "base/error.h"
 
 namespace ferry {
@@ -146,14 +148,29 @@ NpyF32 read_npy_f32(const std::string& path) {
     dims.push_back(v);
   }
   if (dims.size() != 2) throw BadInput(path + ": expected a 2-D array, shape is " + shape);
+  // The data must be in the file, to the byte, before anything is allocated for it: a 100-byte
+  // file claiming (65536, 65536) must not ask for 16 GiB, and (4294967296, 4294967296) must not
+  // wrap to an empty array.
+  const std::optional<std::uint64_t> n = checked_product({static_cast<std::uint64_t>(dims[0]),
+                                                          static_cast<std::uint64_t>(dims[1])});
+  const std::optional<std::uint64_t> bytes = n ? checked_mul(*n, sizeof(float)) : std::nullopt;
+  if (!bytes) throw BadInput(path + ": .npy shape " + shape + ": element count does not fit in 64 bits");
+  const std::streamoff data_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const std::streamoff file_end = in.tellg();
+  if (data_start < 0 || file_end < data_start) throw BadInput(path + ": cannot read (not a seekable file)");
+  const auto present = static_cast<std::uint64_t>(file_end - data_start);
+  if (present != *bytes)
+    throw BadInput(path + ": .npy shape " + shape + " needs " + std::to_string(*bytes) + " bytes of float32 data, " +
+                   (present < *bytes ? "the file has only " : "the file has ") + std::to_string(present) +
+                   (present < *bytes ? " (truncated .npy data)" : " (trailing bytes after the data)"));
+  in.seekg(data_start);
   NpyF32 a;
   a.rows = dims[0];
   a.cols = dims[1];
-  const std::uint64_t n = static_cast<std::uint64_t>(a.rows) * static_cast<std::uint64_t>(a.cols);
-  if (n > (std::uint64_t{1} << 36)) throw BadInput(path + ": .npy array too large " + shape);
-  a.data.resize(n);
-  if (!in.read(reinterpret_cast<char*>(a.data.data()), static_cast<std::streamsize>(n * 4)))
-    throw BadInput(path + ": truncated .npy data (expected " + std::to_string(n) + " float32 values)");
+  a.data.resize(static_cast<std::size_t>(*n));
+  if (!in.read(reinterpret_cast<char*>(a.data.data()), static_cast<std::streamsize>(*bytes)))
+    throw BadInput(path + ": truncated .npy data (expected " + std::to_string(*n) + " float32 values)");
   return a;
 }
 

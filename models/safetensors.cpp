@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "base/checked.h"
 #include "base/error.h"
 #include "base/omp_guard.h"
 
@@ -18,7 +20,8 @@ namespace {
 
 using nlohmann::json;
 
-std::string shape_string(const std::vector<std::int64_t>& s) {
+template <class Int>
+std::string shape_string(const std::vector<Int>& s) {
   std::string out = "[";
   for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
   return out + "]";
@@ -47,9 +50,15 @@ std::vector<std::uint64_t> unsigned_array(const json& j, const std::string& what
 }  // namespace
 
 std::int64_t SafetensorsEntry::numel() const {
-  std::int64_t n = 1;
-  for (std::int64_t d : shape) n *= d;
-  return n;
+  // Checked: the product of int64 dimensions overflowed (undefined behaviour) for shapes such as
+  // [4294967296, 4294967296]; SafetensorsFile::open refuses those, and an entry made by hand
+  // gets the same error rather than a wrapped count.
+  bool negative = false;
+  for (const std::int64_t d : shape) negative = negative || d < 0;
+  const std::optional<std::uint64_t> n = negative ? std::nullopt : checked_product(shape);
+  if (!n || *n > static_cast<std::uint64_t>(INT64_MAX))
+    throw BadInput("tensor '" + name + "': shape " + shape_str() + ": element count does not fit in 64 bits");
+  return static_cast<std::int64_t>(*n);
 }
 
 std::string SafetensorsEntry::shape_str() const { return shape_string(shape); }
@@ -122,12 +131,17 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     e.dtype = dt->get<std::string>();
     const std::size_t esize = safetensors_dtype_size(e.dtype);
     if (esize == 0) throw BadInput(what + ": unknown dtype '" + e.dtype + "'");
-    std::uint64_t numel = 1;
-    for (std::uint64_t d : unsigned_array(*shape, what + ": shape")) {
-      if (d > static_cast<std::uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, d, &numel))
-        throw BadInput(what + ": shape too large");
+    const std::vector<std::uint64_t> dims = unsigned_array(*shape, what + ": shape");
+    const std::optional<std::uint64_t> count = checked_product(dims);
+    if (!count || *count > static_cast<std::uint64_t>(INT64_MAX))
+      throw BadInput(what + ": shape " + shape_string(dims) + ": element count does not fit in 64 bits");
+    for (const std::uint64_t d : dims) {
+      // A zero elsewhere makes the count 0, but each dimension must still be an int64.
+      if (d > static_cast<std::uint64_t>(INT64_MAX))
+        throw BadInput(what + ": shape " + shape_string(dims) + ": dimension " + std::to_string(d) + " too large");
       e.shape.push_back(static_cast<std::int64_t>(d));
     }
+    const std::uint64_t numel = *count;
     const std::vector<std::uint64_t> off = unsigned_array(*offsets, what + ": data_offsets");
     if (off.size() != 2) throw BadInput(what + ": data_offsets must hold two numbers [begin, end]");
     e.begin = off[0];
@@ -138,10 +152,12 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     if (e.end > data_size)
       throw BadInput(what + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
                      "] run past the end of the data (" + std::to_string(data_size) + " bytes)");
-    std::uint64_t bytes = 0;
-    if (__builtin_mul_overflow(numel, static_cast<std::uint64_t>(esize), &bytes) || bytes != e.end - e.begin)
+    const std::optional<std::uint64_t> bytes = checked_mul(numel, esize);
+    if (!bytes)
+      throw BadInput(what + ": shape " + e.shape_str() + " of " + e.dtype + ": byte size does not fit in 64 bits");
+    if (*bytes != e.end - e.begin)
       throw BadInput(what + ": " + std::to_string(e.end - e.begin) + " bytes for shape " + e.shape_str() + " of " +
-                     e.dtype + " (expected " + std::to_string(numel * esize) + ")");
+                     e.dtype + " (expected " + std::to_string(*bytes) + ")");
     f.entries_.push_back(std::move(e));
   }
 

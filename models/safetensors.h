@@ -25,7 +25,7 @@ struct SafetensorsEntry {
   std::uint64_t begin = 0;          // byte offsets relative to the start of the data
   std::uint64_t end = 0;
 
-  std::int64_t numel() const;
+  std::int64_t numel() const;  // overflow-checked: BadInput naming the tensor when it does not fit
   std::string shape_str() const;  // "[3, 96]"
 };
 

@@ -32,6 +32,9 @@ struct Tokenizer::WordCache {
 namespace {
 
 constexpr std::int64_t kMaxTokenId = std::int64_t{1} << 24;  // far above any real vocabulary
+// The tables are indexed by id, so unused ids cost memory: a 20-byte vocabulary {"a": 16777215}
+// must not allocate half a gigabyte. Real vocabularies number their tokens densely.
+constexpr std::int64_t kMaxUnusedIds = std::int64_t{1} << 16;
 constexpr std::size_t kMaxCachedWords = std::size_t{1} << 16;  // the cache starts over beyond this
 
 // ---- the byte <-> character table ------------------------------------------------------------
@@ -225,6 +228,10 @@ Tokenizer Tokenizer::build(const std::unordered_map<std::string, std::int64_t>& 
   Tokenizer t;
   std::int64_t max_id = -1;
   for (const auto& [token, id] : vocab) max_id = std::max(max_id, id);
+  if (max_id + 1 - static_cast<std::int64_t>(vocab.size()) > kMaxUnusedIds)
+    throw BadInput(vocab_file + ": id " + std::to_string(max_id) + " leaves more than " +
+                   std::to_string(kMaxUnusedIds) + " ids unused among " + std::to_string(vocab.size()) +
+                   " tokens (ids must be numbered densely)");
   t.id_bytes_.assign(static_cast<std::size_t>(max_id + 1), std::string());
   t.id_present_.assign(static_cast<std::size_t>(max_id + 1), false);
   for (const auto& [token, id] : vocab) {

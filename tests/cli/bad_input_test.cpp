@@ -183,4 +183,37 @@ TEST_F(BadInput, MissingPromptFile) {
   expect_error(run_ferry("run -q --prompt-file " + q(dir / "nope.txt") + " --ids"), 2, "nope.txt");
 }
 
+// Issue 9: a hidden size of 800,000,000 overflowed 3 * hidden and the parameter count, and
+// `inspect` printed a model of 9.3 million TiB. Now it is refused, naming the file and the key.
+TEST_F(BadInput, InspectRefusesAHiddenSizeAboveTheLimit) {
+  std::string t = tiny_toml();
+  t.replace(t.find("hidden_size = 96"), 16, "hidden_size = 800000000");
+  write_text(dir / "m.toml", t);
+  const CmdResult r = run_ferry("inspect -m " + q(dir / "m.toml"));
+  expect_error(r, 2, "model.hidden_size");
+  EXPECT_NE(r.err.find("m.toml"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("800000000"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("TiB"), std::string::npos) << r.out;
+
+  fs::create_directories(dir / "hf");
+  std::string c = tiny_hf_config();
+  const std::size_t at = c.find("\"n_embd\"");
+  ASSERT_NE(at, std::string::npos) << c;
+  c.replace(at, c.find(',', at) - at, "\"n_embd\": 800000000");
+  write_text(dir / "hf" / "config.json", c);
+  const CmdResult h = run_ferry("inspect -m " + q(dir / "hf"));
+  expect_error(h, 2, "n_embd");
+  EXPECT_NE(h.err.find("config.json"), std::string::npos) << h.err;
+}
+
+// Issue 9: bytes that reached TOML++ assertions (and its __builtin_unreachable) end in exit 2.
+TEST_F(BadInput, TomlThatReachedParserAssertions) {
+  write_text(dir / "nul.toml", std::string("[\0", 2));
+  expect_error(run_ferry("inspect -m " + q(dir / "nul.toml")), 2, "nul.toml:1:2");
+  write_text(dir / "e.toml", "a=1\xc3\xa9");
+  expect_error(run_ferry("inspect -m " + q(dir / "e.toml")), 2, "e.toml:1:4");
+  write_text(dir / "dot.toml", "[.");
+  expect_error(run_ferry("inspect -m " + q(dir / "dot.toml")), 2, "dot.toml");
+}
+
 }  // namespace

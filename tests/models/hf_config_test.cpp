@@ -106,5 +106,32 @@ TEST(HfConfig, BadFiles) {
   expect_bad_input([&] { parse_hf_config(d.path()); }, {file, "torch_dtype"});
 }
 
+// Issue 9: n_embd 800,000,000 overflowed 3 * hidden and the parameter count. Each dimension is
+// refused above its limit with the config.json key named, before anything is computed from it.
+TEST(HfConfig, DimensionsAboveTheirLimitsNameTheKey) {
+  TempDir d;
+  auto check = [&](const std::string& from, const std::string& to, const std::string& key, int limit) {
+    const std::string file = d.write("config.json", replaced(kGpt2Config, from, to));
+    SCOPED_TRACE(to);
+    expect_bad_input([&] { parse_hf_config(d.path()); }, {file, key, "above the limit " + std::to_string(limit)});
+  };
+  check("\"n_embd\": 768", "\"n_embd\": 800000000", "n_embd", kMaxHiddenSize);
+  check("\"n_embd\": 768", "\"n_embd\": 18446744073709551615", "n_embd", kMaxHiddenSize);
+  check("\"n_layer\": 12", "\"n_layer\": 5000", "n_layer", kMaxNumLayers);
+  check("\"vocab_size\": 50257", "\"vocab_size\": 99999999", "vocab_size", kMaxVocabSize);
+  check("\"n_positions\": 1024", "\"n_positions\": 4194305", "n_positions", kMaxContextLength);
+  check("\"n_inner\": null", "\"n_inner\": 2000000", "n_inner", kMaxFfnSize);
+  check("\"n_head\": 12", "\"n_head\": 200000", "n_head", kMaxHiddenSize);
+  const std::string file = d.write("config.json", replaced(kGpt2Config, "\"n_layer\": 12", "\"n_layer\": -3"));
+  expect_bad_input([&] { parse_hf_config(d.path()); }, {file, "n_layer", "positive"});
+}
+
+// A double beyond float's range has no float value: the conversion was undefined behaviour.
+TEST(HfConfig, EpsilonBeyondFloatRangeIsRefused) {
+  TempDir d;
+  const std::string file = d.write("config.json", replaced(kGpt2Config, "1e-05", "1e300"));
+  expect_bad_input([&] { parse_hf_config(d.path()); }, {file, "layer_norm_epsilon", "out of range"});
+}
+
 }  // namespace
 }  // namespace ferry

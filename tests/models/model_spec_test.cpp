@@ -1,7 +1,10 @@
 // TOML model descriptions and presets.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "models/model_spec.h"
 #include "test_util.h"
@@ -205,6 +208,93 @@ TEST(Toml, ValidateChecksRanges) {
   s = load_model_spec("gpt2");
   s.weights.path = "x.safetensors";  // and random = true
   expect_bad_input([&] { validate(s, "here"); }, {"here", "weights.path"});
+}
+
+// Issue 9: a hidden size of 800,000,000 made 3 * hidden and the parameter count overflow, and
+// `inspect` printed a model of 9.3 million TiB. Every dimension has a limit, named when exceeded.
+TEST(Toml, DimensionsAboveTheirLimitsAreRefused) {
+  TempDir d;
+  auto check = [&](const std::string& from, const std::string& to, const std::string& key, int limit) {
+    const std::string p = d.write("big.toml", edited(from, to));
+    SCOPED_TRACE(to);
+    expect_bad_input([&] { load_model_spec(p); }, {p, key, "above the limit " + std::to_string(limit)});
+  };
+  check("hidden_size = 96", "hidden_size = 800000000", "model.hidden_size", kMaxHiddenSize);
+  check("vocab_size = 101", "vocab_size = 16777217", "model.vocab_size", kMaxVocabSize);
+  check("context_length = 64", "context_length = 4194305", "model.context_length", kMaxContextLength);
+  check("num_layers = 3", "num_layers = 4097", "model.num_layers", kMaxNumLayers);
+  check("num_heads = 3", "num_heads = 3\nffn_size = 1048577", "model.ffn_size", kMaxFfnSize);
+  // Without ffn_size the default 4 * hidden_size overflowed an int for the most negative hidden size.
+  const std::string neg = d.write("neg.toml", edited("hidden_size = 96", "hidden_size = -2147483648"));
+  expect_bad_input([&] { load_model_spec(neg); }, {neg, "model.hidden_size", "positive"});
+  // At the limits everything still fits: the largest model ferry accepts is counted exactly.
+  ModelSpec s = load_model_spec("gpt2");
+  s.vocab_size = kMaxVocabSize;
+  s.context_length = kMaxContextLength;
+  s.hidden_size = kMaxHiddenSize;
+  s.num_layers = kMaxNumLayers;
+  s.num_heads = 1;
+  s.ffn_size = kMaxFfnSize;
+  s.tied_embeddings = false;
+  EXPECT_NO_THROW(validate(s, "here"));
+  const std::uint64_t V = kMaxVocabSize, C = kMaxContextLength, H = kMaxHiddenSize, L = kMaxNumLayers,
+                      F = kMaxFfnSize;
+  EXPECT_EQ(s.parameter_count(), 2 * V * H + C * H + 2 * H + L * (4 * H + 4 * H * H + 4 * H + 2 * H * F + F + H));
+  EXPECT_LT(s.parameter_count(), std::uint64_t{1} << 52);
+}
+
+// parameter_count() on a spec that skipped validate() refuses to wrap.
+TEST(Toml, ParameterCountRefusesToWrap) {
+  ModelSpec s = load_model_spec("gpt2");
+  s.hidden_size = 800000000;
+  s.num_layers = 2000000000;
+  expect_bad_input([&] { s.parameter_count(); }, {"gpt2", "parameter count", "hidden_size 800000000"});
+  s = load_model_spec("gpt2");
+  s.vocab_size = -5;
+  expect_bad_input([&] { s.parameter_count(); }, {"vocab_size -5"});
+}
+
+// Issue 9: TOML++ 3.3 reached its assertions on "[\0" and "[." (Release builds of the library
+// make them assumptions: undefined behaviour) and a __builtin_unreachable on "a=1\u00e9" written
+// raw. Each is a one-line BadInput naming the file now.
+TEST(Toml, InputsThatReachedTomlPlusPlusAssertionsAreBadInput) {
+  TempDir d;
+  auto check = [&](const std::string& text, std::initializer_list<std::string> parts) {
+    const std::string p = d.write("t.toml", text);
+    SCOPED_TRACE(text);
+    std::vector<std::string> all = {p};
+    all.insert(all.end(), parts.begin(), parts.end());
+    try {
+      load_model_spec(p);
+      ADD_FAILURE() << "expected BadInput";
+    } catch (const BadInput& e) {
+      for (const std::string& part : all) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  };
+  check(std::string("[\0", 2), {":1:2:", "byte 0x00", "control character"});
+  check("a=1\xc3\xa9", {":1:4:", "byte 0xc3", "not ASCII", "\\u"});
+  check("[model]\n# caf\xc3\xa9\n", {":2:6:", "not ASCII"});
+  check("[.ode9G:# \n PcT", {"invalid TOML"});  // found by fuzz_model_toml: ASCII only
+  check("[.", {"invalid TOML"});
+  check("[model]\r\nname = \"x\"\rvocab_size = 1\n", {":2:11:", "control character"});  // a lone CR
+}
+
+TEST(Toml, NonAsciiAsEscapesAndCrlfAndByteOrderMarkAreFine) {
+  TempDir d;
+  std::string text = "\xef\xbb\xbf";  // a UTF-8 byte order mark, then CRLF line ends
+  for (const char c : edited("name = \"tiny\"", "name = \"mod\\u00e8le\"")) {
+    if (c == '\n') text += '\r';
+    text += c;
+  }
+  const ModelSpec s = load_model_spec(d.write("m.toml", text));
+  EXPECT_EQ(s.name, "mod\xc3\xa8le");
+  EXPECT_EQ(s.hidden_size, 96);
+}
+
+TEST(Toml, FloatsBeyondFloatRangeAreRefused) {
+  TempDir d;
+  const std::string p = d.write("e.toml", edited("num_heads = 3", "num_heads = 3\nnorm_epsilon = 1e300"));
+  expect_bad_input([&] { load_model_spec(p); }, {p, "model.norm_epsilon", "out of range"});
 }
 
 TEST(LoadModelSpec, UnknownPathIsBadInput) {

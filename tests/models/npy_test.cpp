@@ -1,6 +1,10 @@
 // .npy float32 2-D reader/writer.
 #include <gtest/gtest.h>
 
+#include <initializer_list>
+#include <string>
+#include <vector>
+
 #include "models/npy.h"
 #include "test_util.h"
 
@@ -68,6 +72,30 @@ TEST(Npy, RejectsBadFiles) {
   bad(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)", 24), "header");
   expect_bad_input([&] { read_npy_f32(d.file("none.npy")); }, {"none.npy"});
   expect_bad_input([&] { write_npy_f32(d.file("no/dir/x.npy"), nullptr, 0, 0); }, {"no/dir/x.npy"});
+}
+
+// Issue 9: (4294967296, 4294967296) wrapped to an empty array; (65536, 65536) allocated 16 GiB
+// before reading anything. The shape is checked against the file before any allocation.
+TEST(Npy, ShapesAreCheckedAgainstTheFileBeforeAllocating) {
+  TempDir d;
+  const std::string p = d.file("s.npy");
+  auto bad = [&](const std::string& shape, std::size_t data_bytes, std::initializer_list<std::string> parts) {
+    SCOPED_TRACE(shape);
+    d.write("s.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }", data_bytes));
+    std::vector<std::string> all = {p};
+    all.insert(all.end(), parts.begin(), parts.end());
+    try {
+      read_npy_f32(p);
+      ADD_FAILURE() << "expected BadInput";
+    } catch (const BadInput& e) {
+      for (const std::string& part : all) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  };
+  bad("(4294967296, 4294967296)", 0, {"(4294967296, 4294967296)", "does not fit in 64 bits"});
+  bad("(65536, 65536)", 16, {"needs 17179869184 bytes", "has only 16", "truncated"});
+  bad("(0, 4294967296)", 4, {"needs 0 bytes", "trailing"});
+  bad("(2, 3)", 28, {"needs 24 bytes", "has 28", "trailing"});
+  bad("(99999999999999, 1)", 0, {"too large"});
 }
 
 }  // namespace

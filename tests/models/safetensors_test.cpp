@@ -141,6 +141,19 @@ TEST(Safetensors, RejectsBadFiles) {
       {"three offsets",
        raw_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4,8]}})", eight), {"'x'", "data_offsets"}},
       {"metadata not strings", raw_file(R"({"__metadata__":{"a":1}})", ""), {"__metadata__"}},
+      // Issue 9: element counts that overflow 64 bits (undefined behaviour in numel() before).
+      {"element count overflows 64 bits",
+       raw_file(R"({"x":{"dtype":"F32","shape":[4294967296,4294967296,2],"data_offsets":[0,0]}})", ""),
+       {"'x'", "[4294967296, 4294967296, 2]", "does not fit in 64 bits"}},
+      {"element count overflows int64",
+       raw_file(R"({"x":{"dtype":"U8","shape":[4294967296,2147483648],"data_offsets":[0,8]}})", eight),
+       {"'x'", "does not fit in 64 bits"}},
+      {"byte size overflows 64 bits",
+       raw_file(R"({"x":{"dtype":"F64","shape":[4294967296,1073741824],"data_offsets":[0,8]}})", eight),
+       {"'x'", "byte size does not fit"}},
+      {"dimension beyond int64 next to a zero",
+       raw_file(R"({"x":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", ""),
+       {"'x'", "dimension 18446744073709551615"}},
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.what);
@@ -155,6 +168,29 @@ TEST(Safetensors, RejectsBadFiles) {
     }
   }
   expect_bad_input([&] { SafetensorsFile::open(d.file("nonexistent.safetensors")); }, {"nonexistent.safetensors"});
+}
+
+TEST(Safetensors, ZeroSizedTensorsWithLargeDimensionsAreFine) {
+  TempDir d;
+  const std::string path = d.write(
+      "z.safetensors", raw_file(R"({"z":{"dtype":"F32","shape":[4294967296,4294967296,0],"data_offsets":[0,0]}})", ""));
+  const SafetensorsFile f = SafetensorsFile::open(path);
+  ASSERT_EQ(f.tensors().size(), 1u);
+  EXPECT_EQ(f.tensors()[0].numel(), 0);
+}
+
+// numel() of an entry not made by open(): refused, not wrapped.
+TEST(Safetensors, NumelIsOverflowChecked) {
+  SafetensorsEntry e;
+  e.name = "big";
+  e.shape = {4294967296, 4294967296};
+  expect_bad_input([&] { (void)e.numel(); }, {"'big'", "[4294967296, 4294967296]", "does not fit"});
+  e.shape = {3, -1};
+  expect_bad_input([&] { (void)e.numel(); }, {"'big'", "does not fit"});
+  e.shape = {3, 0, 4294967296, 4294967296};
+  EXPECT_EQ(e.numel(), 0);
+  e.shape = {2, 3, 4};
+  EXPECT_EQ(e.numel(), 24);
 }
 
 TEST(Safetensors, WriteToUnwritablePathIsBadInput) {

@@ -176,6 +176,29 @@ TEST_F(TokenizerTest, MalformedFilesNameTheFile) {
   expect_bad_input([&] { Tokenizer::load(dir.string()); }, {tp, "invalid JSON"});
 }
 
+// The tables are indexed by id: a 20-byte vocabulary with id 16777215 allocated half a gigabyte.
+// Up to 65536 unused ids are fine; more are refused before anything is allocated for them.
+TEST_F(TokenizerTest, SparseIdsAreRefusedBeforeAllocating) {
+  const std::string merges = read_text(kData / "merges.txt");
+  json vocab = json::parse(read_text(kData / "vocab.json"));
+  const std::size_t n = vocab.size();
+  write_text(dir / "merges.txt", merges);
+  vocab["zzz"] = n + 65536;  // ids n .. n+65535 unused: the largest gap allowed
+  write_text(dir / "vocab.json", vocab.dump());
+  const std::optional<Tokenizer> t = Tokenizer::load(dir.string());
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->vocab_size(), static_cast<int>(n + 65537));
+  EXPECT_TRUE(t->has_id(static_cast<std::int32_t>(n + 65536)));
+  EXPECT_FALSE(t->has_id(static_cast<std::int32_t>(n + 1)));
+  vocab["zzz"] = n + 65537;
+  write_text(dir / "vocab.json", vocab.dump());
+  expect_bad_input([&] { Tokenizer::load(dir.string()); },
+                   {(dir / "vocab.json").string(), "id " + std::to_string(n + 65537), "unused"});
+  vocab["zzz"] = 16777215;
+  write_text(dir / "vocab.json", vocab.dump());
+  expect_bad_input([&] { Tokenizer::load(dir.string()); }, {"id 16777215", "densely"});
+}
+
 // A tiny Hugging Face GPT-2 directory whose vocabulary holds every id of the test tokenizer.
 void write_tiny_hf_dir(const fs::path& d, bool with_tokenizer) {
   fs::create_directories(d);
