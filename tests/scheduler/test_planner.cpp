@@ -64,7 +64,7 @@ TEST(Planner, BudgetTable) {
       {Policy::UM, 600 * M, 2, 3, DeviceKind::CUDA, Policy::UM, 8, 0, 0, 1, 500 * M},
       {Policy::Resident, 500 * M, 1, 2, DeviceKind::CPU, Policy::Resident, 8, 0, 0, 1, 500 * M},
       // 50%: 250 MiB = 100 static + 2 slots of 50 + 1 kept block.
-      {Policy::Auto, 250 * M, 1, 2, DeviceKind::CPU, Policy::Stream, 1, 1, 2, 2, 250 * M},
+      {Policy::Auto, 250 * M, 1, 2, DeviceKind::CPU, Policy::UMPrefetch, 1, 1, 2, 2, 250 * M},
       {Policy::Auto, 250 * M, 1, 2, DeviceKind::CUDA, Policy::Stream, 1, 1, 2, 2, 250 * M},  // never managed
       {Policy::UM, 250 * M, 3, 4, DeviceKind::CPU, Policy::UM, 2, 0, 1, 1, 250 * M},
       {Policy::UMPrefetch, 250 * M, 2, 0, DeviceKind::CPU, Policy::UMPrefetch, 0, 2, 3, 1, 250 * M},
@@ -142,7 +142,7 @@ TEST(Planner, SummaryIsOneLineWithUnits) {
   const Plan p = make_plan(uniform(Policy::Auto, 250 * M));
   const std::string s = p.summary();
   EXPECT_EQ(s.find('\n'), std::string::npos);
-  EXPECT_EQ(s.rfind("stream: 1/8 layers resident", 0), 0u) << s;
+  EXPECT_EQ(s.rfind("um-prefetch: 1/8 layers resident", 0), 0u) << s;
   EXPECT_NE(s.find("250"), std::string::npos) << s;
   EXPECT_NE(s.find("MiB"), std::string::npos) << s;
   EXPECT_FALSE(p.notes.empty());  // auto's resolution is noted
