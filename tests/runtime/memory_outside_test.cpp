@@ -53,6 +53,10 @@ class MemoryOutside : public ::testing::Test {
     cfg.progress = false;
     cfg.pack_dir = dir_->string();
     cfg.policy = policy;
+    // One stream: fetches and evictions run in order on the compute stream, so each sample is a
+    // snapshot (smaps walks the page tables while copy streams would map and drop pages; see
+    // invariants_test.cpp). The process's high-water mark below is measured with 2 streams.
+    cfg.streams = 1;
     if (budget) cfg.budget = parse_budget(budget, "--budget");
     if (host_budget) cfg.host_budget = parse_budget(host_budget, "--host-budget", true);
     test::ResidencyMeter meter;
