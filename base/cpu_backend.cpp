@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/sysinfo.h"
 
 namespace ferry {
 
@@ -196,16 +197,7 @@ DeviceMemoryInfo CpuBackend::memory_info() const {
   info.total_bytes = static_cast<std::size_t>(pages) * static_cast<std::size_t>(page);
   info.free_bytes = static_cast<std::size_t>(avail) * static_cast<std::size_t>(page);
   // MemAvailable (includes reclaimable page cache) is the better figure when present.
-  std::ifstream f("/proc/meminfo");
-  std::string key;
-  std::size_t kb;
-  std::string unit;
-  while (f >> key >> kb >> unit) {
-    if (key == "MemAvailable:") {
-      info.free_bytes = kb * 1024;
-      break;
-    }
-  }
+  if (const std::uint64_t avail_bytes = available_ram_bytes(); avail_bytes > 0) info.free_bytes = avail_bytes;
   return info;
 }
 
