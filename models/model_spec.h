@@ -41,10 +41,24 @@ struct ModelSpec {
   ops::Activation activation = ops::Activation::GeluTanh;
   bool tied_embeddings = true;
   DType dtype = DType::F32;   // storage dtype of the weights
+  // ---- LLaMA family (family "llama"; Mistral and Granite configs map to it) ----
+  int num_kv_heads = 0;       // grouped-query attention; 0 = num_heads
+  int head_dim_override = 0;  // 0 = hidden_size / num_heads
+  float rope_theta = 10000.0f;
+  // rope_scaling: "" (none), "linear" (positions / factor) or "llama3" (Meta's frequency-dependent
+  // scaling: factor, low_freq_factor, high_freq_factor, original_max_position_embeddings).
+  std::string rope_scaling;
+  float rope_factor = 1.0f, rope_low_freq_factor = 1.0f, rope_high_freq_factor = 4.0f;
+  int rope_original_context = 8192;
+  bool attention_bias = false;  // q/k/v/o projections carry biases
+  // Granite (model_type granite): residual stream multipliers; 1 / 1 / 0 (= 1/sqrt(head_dim)) / 1 otherwise.
+  float embedding_multiplier = 1.0f, residual_multiplier = 1.0f, attention_multiplier = 0.0f,
+        logits_scaling = 1.0f;
   WeightsSpec weights;
   std::string source;         // "preset gpt2-xl", "file models/x.toml", "hf-dir ./dir"
 
-  int head_dim() const { return hidden_size / num_heads; }
+  int head_dim() const { return head_dim_override > 0 ? head_dim_override : hidden_size / num_heads; }
+  int kv_heads() const { return num_kv_heads > 0 ? num_kv_heads : num_heads; }
   // Overflow-checked; throws BadInput naming the model when the count does not fit in 64 bits
   // (never for a validated spec: the limits above keep it below 2^52).
   std::uint64_t parameter_count() const;
