@@ -60,7 +60,7 @@ void export_hf(const ModelSpec& spec, WeightSource& source, const std::string& o
     if (!out) throw BadInput(config + ": cannot write");
   }
 
-  const std::vector<TensorInfo> infos = gpt2_tensors(spec);
+  const std::vector<TensorInfo> infos = model_family(spec).tensors(spec);
   std::vector<SafetensorsTensor> tensors;
   std::uint64_t total = 0;
   for (const TensorInfo& t : infos) {

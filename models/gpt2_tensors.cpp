@@ -1,5 +1,5 @@
-// The tensor table of GPT-2 (Hugging Face names and shapes; Conv1D weights are [in, out]), and the
-// choice of weight source by ModelSpec.weights.
+// The tensor table of GPT-2 (the family of models/gpt2.cpp; Hugging Face names and shapes, Conv1D
+// weights [in, out]), and the choice of weight source by ModelSpec.weights.
 #include "models/weights.h"
 
 namespace ferry {
@@ -8,7 +8,7 @@ std::vector<TensorInfo> gpt2_tensors(const ModelSpec& spec) {
   const std::int64_t V = spec.vocab_size, C = spec.context_length, H = spec.hidden_size, F = spec.ffn_size;
   std::vector<TensorInfo> t;
   auto add = [&](std::string name, Shape shape, int pack, std::string local) {
-    t.push_back(TensorInfo{std::move(name), shape, pack, std::move(local)});
+    t.push_back(TensorInfo{std::move(name), shape, pack, std::move(local), Shape{}, 0});
   };
   add("wte.weight", {V, H}, 0, "wte.weight");
   add("wpe.weight", {C, H}, 0, "wpe.weight");

@@ -1,6 +1,9 @@
-// A Hugging Face GPT-2 checkpoint directory's config.json -> ModelSpec (docs/model-format.md).
-// Keys as in transformers' GPT2Config: n_embd, n_layer, n_head, n_positions (or n_ctx),
+// A Hugging Face checkpoint directory's config.json -> ModelSpec (docs/model-format.md).
+// GPT-2: keys as in transformers' GPT2Config: n_embd, n_layer, n_head, n_positions (or n_ctx),
 // vocab_size, n_inner, layer_norm_epsilon, activation_function, tie_word_embeddings, torch_dtype.
+// LLaMA, Mistral, Granite: keys as in LlamaConfig / MistralConfig / GraniteConfig (hidden_size,
+// num_hidden_layers, num_attention_heads, num_key_value_heads, intermediate_size, rms_norm_eps,
+// rope_theta, rope_scaling, attention_bias, head_dim, and Granite's four multipliers).
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -51,6 +54,22 @@ class Config {
     if (i > limit) bad(key, std::to_string(i) + " is above the limit " + std::to_string(limit));
     return static_cast<int>(i);
   }
+  // A finite number (a float), or `dflt` when absent or null.
+  float get_float(const char* key, float dflt) const {
+    const json* v = find(key);
+    if (!v || v->is_null()) return dflt;
+    if (!v->is_number()) bad(key, "expected a number");
+    const double d = v->get<double>();
+    if (!std::isfinite(d) || std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max()))
+      bad(key, v->dump() + " is out of range for a float");
+    return static_cast<float>(d);
+  }
+  bool get_bool(const char* key, bool dflt) const {
+    const json* v = find(key);
+    if (!v || v->is_null()) return dflt;
+    if (!v->is_boolean()) bad(key, "expected true or false");
+    return v->get<bool>();
+  }
   std::string get_string(const char* key, const std::string& dflt) const {
     const json* v = find(key);
     if (!v || v->is_null()) return dflt;
@@ -61,7 +80,76 @@ class Config {
  private:
   const json& j_;
   const std::string& file_;
+
+ public:
+  const std::string& file() const { return file_; }
 };
+
+DType torch_dtype(const Config& c) {
+  const std::string dt = c.get_string("torch_dtype", "float32");
+  if (dt == "float32") return DType::F32;
+  if (dt == "float16") return DType::F16;
+  if (dt == "bfloat16") return DType::BF16;
+  c.bad("torch_dtype", "unsupported dtype '" + dt + "' (supported: float32, float16, bfloat16)");
+}
+
+// rope_scaling: {"rope_type" (or "type"): "linear" | "llama3", "factor", ...}; null or absent = none.
+void parse_rope_scaling(const Config& c, ModelSpec& s) {
+  const json* rs = c.find("rope_scaling");
+  if (!rs || rs->is_null()) return;
+  if (!rs->is_object()) c.bad("rope_scaling", "expected an object or null");
+  const Config r(*rs, c.file());
+  std::string type = r.get_string("rope_type", "");
+  if (type.empty()) type = r.get_string("type", "");
+  if (type == "default") return;
+  if (type != "linear" && type != "llama3")
+    c.bad("rope_scaling", "unsupported rope_type '" + type + "' (supported: linear, llama3)");
+  s.rope_scaling = type;
+  s.rope_factor = r.get_float("factor", 1.0f);
+  if (type == "llama3") {
+    s.rope_low_freq_factor = r.get_float("low_freq_factor", 1.0f);
+    s.rope_high_freq_factor = r.get_float("high_freq_factor", 4.0f);
+    s.rope_original_context = r.get_int("original_max_position_embeddings", kMaxContextLength);
+  }
+}
+
+void parse_llama_config(const Config& c, const std::string& type, ModelSpec& s) {
+  s.family = "llama";
+  s.norm = "rmsnorm";
+  s.hidden_size = c.get_int("hidden_size", kMaxHiddenSize);
+  s.num_layers = c.get_int("num_hidden_layers", kMaxNumLayers);
+  s.num_heads = c.get_int("num_attention_heads", kMaxHiddenSize);
+  if (const json* kv = c.find("num_key_value_heads"); kv && !kv->is_null())
+    s.num_kv_heads = c.as_int(*kv, "num_key_value_heads", kMaxHiddenSize);
+  if (const json* hd = c.find("head_dim"); hd && !hd->is_null()) s.head_dim_override = c.as_int(*hd, "head_dim", kMaxHiddenSize);
+  s.ffn_size = c.get_int("intermediate_size", kMaxFfnSize);
+  s.context_length = c.get_int("max_position_embeddings", kMaxContextLength);
+  s.vocab_size = c.get_int("vocab_size", kMaxVocabSize);
+  s.norm_epsilon = c.get_float("rms_norm_eps", 1e-6f);
+  s.rope_theta = c.get_float("rope_theta", 10000.0f);
+  parse_rope_scaling(c, s);
+  s.attention_bias = c.get_bool("attention_bias", false);
+  if (c.get_bool("mlp_bias", false)) c.bad("mlp_bias", "MLP biases are not supported");
+  s.tied_embeddings = c.get_bool("tie_word_embeddings", false);
+  const std::string act = c.get_string("hidden_act", "silu");
+  if (act != "silu") c.bad("hidden_act", "unsupported activation '" + act + "' (supported: silu)");
+  s.dtype = torch_dtype(c);
+  if (type == "mistral") {
+    // A window at least as long as the context never hides a key: plain causal attention.
+    if (const json* w = c.find("sliding_window"); w && !w->is_null()) {
+      const int win = c.as_int(*w, "sliding_window", kMaxContextLength);
+      if (win < s.context_length)
+        c.bad("sliding_window", std::to_string(win) + " is shorter than max_position_embeddings " +
+                                    std::to_string(s.context_length) + ": sliding-window attention is not supported");
+    }
+  }
+  if (type == "granite") {
+    s.embedding_multiplier = c.get_float("embedding_multiplier", 1.0f);
+    s.residual_multiplier = c.get_float("residual_multiplier", 1.0f);
+    s.attention_multiplier = c.get_float("attention_multiplier", 0.0f);
+    s.logits_scaling = c.get_float("logits_scaling", 1.0f);
+  }
+}
 
 }  // namespace
 
@@ -79,15 +167,21 @@ ModelSpec parse_hf_config(const std::string& dir) {
   const Config c(j, file);
 
   const std::string type = c.get_string("model_type", "");
-  if (type != "gpt2")
-    throw BadInput(file + ": model_type '" + type + "' is not supported (supported: gpt2)");
-
   ModelSpec s;
   std::filesystem::path name = std::filesystem::path(dir).lexically_normal();
   if (name.filename().empty()) name = name.parent_path();
   s.name = name.filename().string();
-  s.family = "gpt2";
   s.source = "hf-dir " + dir;
+  s.weights.random = false;
+  s.weights.path = dir;
+  if (type == "llama" || type == "mistral" || type == "granite") {
+    parse_llama_config(c, type, s);
+    validate(s, file);
+    return s;
+  }
+  if (type != "gpt2")
+    throw BadInput(file + ": model_type '" + type + "' is not supported (supported: gpt2, llama, mistral, granite)");
+  s.family = "gpt2";
   s.hidden_size = c.get_int("n_embd", kMaxHiddenSize);
   s.num_layers = c.get_int("n_layer", kMaxNumLayers);
   s.num_heads = c.get_int("n_head", kMaxHiddenSize);
@@ -115,13 +209,7 @@ ModelSpec parse_hf_config(const std::string& dir) {
     if (!tie->is_boolean()) c.bad("tie_word_embeddings", "expected true or false");
     s.tied_embeddings = tie->get<bool>();
   }
-  const std::string dt = c.get_string("torch_dtype", "float32");
-  if (dt == "float32") s.dtype = DType::F32;
-  else if (dt == "float16") s.dtype = DType::F16;
-  else if (dt == "bfloat16") s.dtype = DType::BF16;
-  else c.bad("torch_dtype", "unsupported dtype '" + dt + "' (supported: float32, float16, bfloat16)");
-  s.weights.random = false;
-  s.weights.path = dir;
+  s.dtype = torch_dtype(c);
   validate(s, file);
   return s;
 }

@@ -9,10 +9,12 @@
 
 #include "base/checked.h"
 #include "base/error.h"
+#include "models/family.h"
 
 namespace ferry {
 
 std::uint64_t ModelSpec::parameter_count() const {
+  if (family != "gpt2") return model_family(*this).parameter_count(*this);
   const auto V = static_cast<std::uint64_t>(vocab_size), C = static_cast<std::uint64_t>(context_length),
              H = static_cast<std::uint64_t>(hidden_size), F = static_cast<std::uint64_t>(ffn_size),
              L = static_cast<std::uint64_t>(num_layers);
@@ -45,11 +47,47 @@ std::uint64_t ModelSpec::parameter_count() const {
   return add({VH, mul(C, H), mul(2, H), mul(L, block), tied_embeddings ? 0 : VH});
 }
 
+namespace {
+
+// The LLaMA family's own keys: heads, grouped KV heads, head width, RoPE and Granite's multipliers.
+template <class Bad>
+void validate_llama(const ModelSpec& s, const Bad& bad) {
+  if (s.num_kv_heads < 0 || s.num_kv_heads > s.num_heads || s.num_heads % s.kv_heads() != 0)
+    bad("model.num_kv_heads", std::to_string(s.num_kv_heads) + " must divide num_heads " + std::to_string(s.num_heads));
+  if (s.head_dim_override < 0 || s.head_dim_override > kMaxHiddenSize)
+    bad("model.head_dim", "must be positive and at most " + std::to_string(kMaxHiddenSize));
+  if (s.head_dim_override == 0 && s.hidden_size % s.num_heads != 0)
+    bad("model.num_heads", "hidden_size " + std::to_string(s.hidden_size) + " is not divisible by num_heads " +
+                               std::to_string(s.num_heads) + " (give head_dim)");
+  if (s.head_dim() % 2 != 0) bad("model.head_dim", "must be even for rotary embeddings (got " + std::to_string(s.head_dim()) + ")");
+  if (static_cast<std::int64_t>(s.num_heads) * s.head_dim() > kMaxHiddenSize)
+    bad("model.num_heads", "num_heads x head_dim is above the limit " + std::to_string(kMaxHiddenSize));
+  if (s.norm != "rmsnorm") bad("model.norm", "unsupported norm '" + s.norm + "' for family llama (supported: rmsnorm)");
+  if (!(s.rope_theta > 0.f) || !std::isfinite(s.rope_theta)) bad("model.rope_theta", "must be a positive finite number");
+  if (s.rope_scaling != "" && s.rope_scaling != "linear" && s.rope_scaling != "llama3")
+    bad("model.rope_scaling", "unsupported type '" + s.rope_scaling + "' (supported: linear, llama3)");
+  for (const auto& [key, v] : {std::pair<const char*, float>{"model.rope_factor", s.rope_factor},
+                               {"model.rope_low_freq_factor", s.rope_low_freq_factor},
+                               {"model.rope_high_freq_factor", s.rope_high_freq_factor},
+                               {"model.embedding_multiplier", s.embedding_multiplier},
+                               {"model.residual_multiplier", s.residual_multiplier},
+                               {"model.logits_scaling", s.logits_scaling}})
+    if (!(v > 0.f) || !std::isfinite(v)) bad(key, "must be a positive finite number");
+  if (s.rope_scaling == "llama3" && !(s.rope_high_freq_factor > s.rope_low_freq_factor))
+    bad("model.rope_high_freq_factor", "must be above rope_low_freq_factor");
+  if (s.rope_original_context <= 0) bad("model.rope_original_context", "must be positive");
+  if (!(s.attention_multiplier >= 0.f) || !std::isfinite(s.attention_multiplier))
+    bad("model.attention_multiplier", "must be a finite number >= 0 (0 = 1/sqrt(head_dim))");
+}
+
+}  // namespace
+
 void validate(const ModelSpec& s, const std::string& origin) {
   auto bad = [&](const std::string& key, const std::string& msg) {
     throw BadInput(origin + ": " + key + ": " + msg);
   };
-  if (s.family != "gpt2") bad("model.family", "unsupported family '" + s.family + "' (supported: gpt2)");
+  if (s.family != "gpt2" && s.family != "llama")
+    bad("model.family", "unsupported family '" + s.family + "' (supported: gpt2, llama)");
   // In range: positive and at most the limit (model_spec.h), so every size below is exact.
   const auto in_range = [&](const char* key, int v, int limit) {
     if (v <= 0) bad(key, "must be positive (got " + std::to_string(v) + ")");
@@ -61,13 +99,17 @@ void validate(const ModelSpec& s, const std::string& origin) {
   in_range("model.num_layers", s.num_layers, kMaxNumLayers);
   in_range("model.num_heads", s.num_heads, kMaxHiddenSize);
   in_range("model.ffn_size", s.ffn_size, kMaxFfnSize);
-  if (s.hidden_size % s.num_heads != 0)
-    bad("model.num_heads", "hidden_size " + std::to_string(s.hidden_size) + " is not divisible by num_heads " +
-                               std::to_string(s.num_heads));
-  if (s.norm != "layernorm") bad("model.norm", "unsupported norm '" + s.norm + "' (supported: layernorm)");
+  if (s.family == "llama") {
+    validate_llama(s, bad);
+  } else {
+    if (s.hidden_size % s.num_heads != 0)
+      bad("model.num_heads", "hidden_size " + std::to_string(s.hidden_size) + " is not divisible by num_heads " +
+                                 std::to_string(s.num_heads));
+    if (s.norm != "layernorm") bad("model.norm", "unsupported norm '" + s.norm + "' (supported: layernorm)");
+  }
   if (!(s.norm_epsilon > 0.f) || !std::isfinite(s.norm_epsilon))
     bad("model.norm_epsilon", "must be a positive finite number");
-  if (s.activation != ops::Activation::GeluTanh && s.activation != ops::Activation::GeluErf)
+  if (s.family == "gpt2" && s.activation != ops::Activation::GeluTanh && s.activation != ops::Activation::GeluErf)
     bad("model.activation", "must be gelu_tanh or gelu");
   if (s.dtype != DType::F32 && s.dtype != DType::F16 && s.dtype != DType::BF16)
     bad("model.dtype", "must be f32, f16 or bf16");

@@ -204,18 +204,41 @@ ModelSpec parse_model_toml_string(const std::string& text, const std::string& or
   // overflow); otherwise validate() below names model.hidden_size and its limit.
   if (!m.get_int("ffn_size", s.ffn_size, false))
     s.ffn_size = s.hidden_size > 0 && s.hidden_size <= kMaxHiddenSize ? 4 * s.hidden_size : 1;
+  const bool llama = s.family == "llama";
+  if (llama) {  // the family's defaults (docs/model-format.md)
+    s.norm = "rmsnorm";
+    s.tied_embeddings = false;
+  }
   m.get_string("norm", s.norm);
   m.get_float("norm_epsilon", s.norm_epsilon);
   std::string act;
   const toml::node* node = nullptr;
   if (m.get_string("activation", act, &node)) {
-    if (act == "gelu_tanh") s.activation = ops::Activation::GeluTanh;
-    else if (act == "gelu") s.activation = ops::Activation::GeluErf;
-    else
-      throw BadInput(at(origin, node->source()) + ": model.activation: unknown activation '" + act +
-                     "' (expected gelu_tanh or gelu)");
+    if (llama && act == "silu") {
+      // LLaMA's MLP is always SwiGLU (SiLU-gated); the key is accepted for clarity.
+    } else if (!llama && act == "gelu_tanh") {
+      s.activation = ops::Activation::GeluTanh;
+    } else if (!llama && act == "gelu") {
+      s.activation = ops::Activation::GeluErf;
+    } else {
+      throw BadInput(at(origin, node->source()) + ": model.activation: unknown activation '" + act + "' (expected " +
+                     (llama ? "silu for family llama" : "gelu_tanh or gelu") + ")");
+    }
   }
   m.get_bool("tied_embeddings", s.tied_embeddings);
+  m.get_int("num_kv_heads", s.num_kv_heads, false);
+  m.get_int("head_dim", s.head_dim_override, false);
+  m.get_float("rope_theta", s.rope_theta);
+  m.get_string("rope_scaling", s.rope_scaling);
+  m.get_float("rope_factor", s.rope_factor);
+  m.get_float("rope_low_freq_factor", s.rope_low_freq_factor);
+  m.get_float("rope_high_freq_factor", s.rope_high_freq_factor);
+  m.get_int("rope_original_context", s.rope_original_context, false);
+  m.get_bool("attention_bias", s.attention_bias);
+  m.get_float("embedding_multiplier", s.embedding_multiplier);
+  m.get_float("residual_multiplier", s.residual_multiplier);
+  m.get_float("attention_multiplier", s.attention_multiplier);
+  m.get_float("logits_scaling", s.logits_scaling);
   std::string dt;
   if (m.get_string("dtype", dt, &node)) s.dtype = parse_dtype(dt, at(origin, node->source()) + ": model.dtype");
   m.reject_unknown();

@@ -115,21 +115,20 @@ enum class Init { Normal, Zero, One };
 
 class RandomSource final : public WeightSource {
  public:
-  explicit RandomSource(const ModelSpec& spec) : seed_(spec.weights.seed), dtype_(spec.dtype) {
-    const float proj_std = static_cast<float>(0.02 / std::sqrt(2.0 * spec.num_layers));
-    for (const TensorInfo& t : gpt2_tensors(spec)) {
-      Entry e{t.shape, Init::Normal, 0.02f};
-      const std::string& l = t.local;
-      if (l.size() >= 5 && l.compare(l.size() - 5, 5, ".bias") == 0) e.init = Init::Zero;
-      else if (l.compare(0, 3, "ln_") == 0) e.init = Init::One;
-      else if (l == "attn.c_proj.weight" || l == "mlp.c_proj.weight") e.std_dev = proj_std;
-      table_.emplace(t.name, e);
+  explicit RandomSource(const ModelSpec& spec) : seed_(spec.weights.seed), dtype_(spec.dtype), family_(spec.family) {
+    const ModelFamily& family = model_family(spec);
+    for (const TensorInfo& t : family.tensors(spec)) {
+      const RandomInit r = family.random_init(spec, t);
+      const Init init = r.kind == RandomInit::Kind::Zero ? Init::Zero
+                        : r.kind == RandomInit::Kind::One ? Init::One
+                                                          : Init::Normal;
+      table_.emplace(t.name, Entry{t.shape, init, r.std_dev});
     }
   }
 
   void read(const std::string& name, const Shape& shape, DType dst_dtype, void* dst) override {
     auto it = table_.find(name);
-    if (it == table_.end()) throw BadInput(describe() + ": tensor '" + name + "' missing (not a GPT-2 tensor)");
+    if (it == table_.end()) throw BadInput(describe() + ": tensor '" + name + "' missing (not a tensor of family " + family_ + ")");
     const Entry& e = it->second;
     if (!(e.shape == shape))
       throw BadInput(describe() + ": tensor '" + name + "' has shape " + e.shape.str() + ", expected " + shape.str());
@@ -186,6 +185,7 @@ class RandomSource final : public WeightSource {
   };
   std::uint64_t seed_;
   DType dtype_;
+  std::string family_;
   std::map<std::string, Entry> table_;
 };
 

@@ -1,6 +1,7 @@
-// Weight sources: where a model's tensors come from when its packs are filled. Names are the
-// Hugging Face GPT-2 names without the "transformer." prefix ("h.0.attn.c_attn.weight", "wte.weight").
-// Shapes are Hugging Face's (Conv1D weights are [in, out]).
+// Weight sources: where a model's tensors come from when its packs are filled. Names and shapes are
+// the family's checkpoint names (models/family.h TensorInfo): Hugging Face's, GPT-2's without the
+// "transformer." prefix ("h.0.attn.c_attn.weight", Conv1D weights [in, out]), LLaMA's as written
+// ("model.layers.0.self_attn.q_proj.weight", nn.Linear weights [out, in]).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -9,6 +10,7 @@
 
 #include "base/dtype.h"
 #include "base/tensor.h"
+#include "models/family.h"
 #include "models/model_spec.h"
 
 namespace ferry {
@@ -24,18 +26,13 @@ class WeightSource {
 
 // A safetensors file, a directory with model.safetensors or model.safetensors.index.json shards.
 std::unique_ptr<WeightSource> open_checkpoint(const std::string& path);
-// GPT-2 init: normal(0, 0.02) for embeddings and matrices, c_proj weights scaled by 1/sqrt(2 L),
-// zero biases, unit LayerNorm gains. Deterministic per (seed, tensor name), rounded to spec.dtype.
+// Random weights by the family's RandomInit (GPT-2: normal(0, 0.02), c_proj scaled by 1/sqrt(2 L),
+// zero biases, unit norm gains). Deterministic per (seed, tensor name), rounded to spec.dtype.
 std::unique_ptr<WeightSource> random_source(const ModelSpec& spec);
 std::unique_ptr<WeightSource> make_weight_source(const ModelSpec& spec);  // by spec.weights
 
-// Every tensor of a GPT-2 model with its Hugging Face shape, in pack order (pack 0 first).
-struct TensorInfo {
-  std::string name;  // HF name without "transformer."
-  Shape shape;
-  int pack;          // 0 = static pack, 1..L = block
-  std::string local; // name inside its pack ("attn.c_attn.weight", "wte.weight")
-};
+// Every tensor of a GPT-2 model with its Hugging Face shape, in pack order (pack 0 first): the
+// GPT-2 family's table (models/gpt2.cpp), kept by name for the tests that build GPT-2 checkpoints.
 std::vector<TensorInfo> gpt2_tensors(const ModelSpec& spec);
 
 }  // namespace ferry

@@ -14,6 +14,7 @@
 #include "memory/placement.h"
 #include "memory/probe.h"
 #include "memory/residency.h"
+#include "models/family.h"
 #include "models/model_spec.h"
 #include "ops/ops.h"
 #include "runtime/bound.h"
@@ -63,7 +64,11 @@ struct EngineConfig {
 
 struct GenerateRequest {
   std::vector<std::vector<std::int32_t>> prompts;  // token ids, one vector per sequence
-  int max_new_tokens = 0;                          // 0 = prompt only
+  int max_new_tokens = 0;                          // 0 = prompt only; at most this many per sequence
+  // A sequence ends after it generates one of these ids (kept in generated_ids); the others go on.
+  std::vector<std::int32_t> stop_ids;
+  // Called on the calling thread with each sequence's new token as soon as it is sampled (streaming).
+  std::function<void(int sequence, std::int32_t id)> on_token;
   ops::SamplingParams sampling;
   bool prompt_logits = false;                      // keep logits of every prompt token
 };
@@ -71,6 +76,7 @@ struct GenerateRequest {
 struct SequenceResult {
   std::vector<std::int32_t> prompt_ids;
   std::vector<std::int32_t> generated_ids;
+  bool stopped = false;  // ended at a stop id (else at max_new_tokens)
 };
 
 struct RunStats {
@@ -135,8 +141,10 @@ class Engine {
   const Placement& placement() const { return *placement_; }
 
  private:
+  class Run;  // one generate() call (runtime/generate.cpp)
   void load();
   ModelSpec spec_;
+  const ModelFamily* family_ = nullptr;
   EngineConfig cfg_;
   std::unique_ptr<Backend> backend_;
   std::vector<PackLayout> layouts_;

@@ -5,7 +5,7 @@
 
 #include "base/error.h"
 #include "base/units.h"
-#include "models/gpt2.h"
+#include "models/family.h"
 #include "base/sysinfo.h"
 #include "runtime/report.h"
 #include "runtime/run_plan.h"
@@ -39,7 +39,7 @@ void inspect(const InspectFlags& f) {
   const ModelSpec spec = load_model_spec(f.model);
   const EngineConfig cfg = to_engine_config(f.engine, f.given);
   const DType wdt = weight_dtype_for(spec, cfg.device);
-  const std::vector<PackLayout> layouts = gpt2::pack_layouts(spec, wdt);
+  const std::vector<PackLayout> layouts = pack_layouts(spec, wdt);
   std::vector<std::uint64_t> bytes;
   std::uint64_t total = 0;
   for (const PackLayout& l : layouts) {

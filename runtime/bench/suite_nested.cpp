@@ -1,13 +1,13 @@
 // `ferry bench nested-vs-padded`: the prefill of one batch of drawn lengths in the nested layout
 // (packed rows, no padding) and in the padded layout (every sequence padded to the longest), over
 // batch sizes and padding fractions. Latency and tokens/s are measured; the activation memory is
-// the workspace each layout needs (gpt2::workspace_bytes for its row count: what the Engine
+// the workspace each layout needs (the family's workspace_bytes for its row count: what the Engine
 // allocates for the activations of a pass).
 #include <map>
 
 #include "base/error.h"
 #include "base/progress.h"
-#include "models/gpt2.h"
+#include "models/family.h"
 #include "runtime/bench/measure.h"
 #include "runtime/bench/suites.h"
 
@@ -95,7 +95,7 @@ void suite_nested_vs_padded(const BenchOptions& opt, const ModelSpec& spec, Benc
                   {"latency_ms_max", s.max},
                   {"tokens_per_s", s.median > 0 ? json(static_cast<double>(real) * 1e3 / s.median) : json(nullptr)},
                   {"computed_tokens_per_s", s.median > 0 ? json(static_cast<double>(rows) * 1e3 / s.median) : json(nullptr)},
-                  {"workspace_bytes", gpt2::workspace_bytes(spec, static_cast<int>(rows))},
+                  {"workspace_bytes", model_family(spec).workspace_bytes(spec, static_cast<int>(rows))},
                   {"speedup_vs_padded", s.median > 0 ? json(padded_ms / s.median) : json(nullptr)},
                   {"plan", plans[layout].summary()},
                   {"plan_notes", plans[layout].notes},  // JSON only
