@@ -290,7 +290,7 @@ Tokenizer::Tokenizer() : cache_(std::make_shared<WordCache>()) {}
 Tokenizer Tokenizer::build(const std::unordered_map<std::string, std::int64_t>& vocab,
                            const std::vector<std::pair<std::string, std::string>>& merges,
                            const std::vector<std::string>& merge_where, const std::string& vocab_file,
-                           const std::string& merges_file) {
+                           const std::string& merges_file, bool require_all_bytes) {
   Tokenizer t;
   std::int64_t max_id = -1;
   for (const auto& [token, id] : vocab) max_id = std::max(max_id, id);
@@ -312,6 +312,10 @@ Tokenizer Tokenizer::build(const std::unordered_map<std::string, std::int64_t>& 
     std::string ch;
     append_utf8(ch, table.to_char[static_cast<std::size_t>(b)]);
     const auto it = vocab.find(ch);
+    if (it == vocab.end() && !require_all_bytes) {
+      t.byte_id_[static_cast<std::size_t>(b)] = -1;  // such a byte in the text is dropped
+      continue;
+    }
     if (it == vocab.end()) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02x", b);
@@ -419,8 +423,10 @@ std::optional<Tokenizer> Tokenizer::load(const std::string& model_dir) {
 
 // ---- encode / decode --------------------------------------------------------------------------
 void Tokenizer::bpe(std::string_view word, std::vector<std::int32_t>& out) const {
-  std::vector<std::int32_t> sym(word.size());  // [symbols] token ids, one byte each to start
-  for (std::size_t i = 0; i < word.size(); ++i) sym[i] = byte_id_[static_cast<std::uint8_t>(word[i])];
+  std::vector<std::int32_t> sym;  // [symbols] token ids, one byte each to start
+  sym.reserve(word.size());
+  for (const char ch : word)
+    if (const std::int32_t id = byte_id_[static_cast<std::uint8_t>(ch)]; id >= 0) sym.push_back(id);
   while (sym.size() > 1) {
     // The adjacent pair with the lowest rank, then every occurrence of it, left to right.
     const Merge* best = nullptr;
@@ -545,7 +551,8 @@ std::optional<Tokenizer> Tokenizer::from_data(const TokenizerData& d) {
     merges.push_back(std::move(m));
     mwhere.push_back("merges[" + std::to_string(i) + "]");
   }
-  Tokenizer t = build(vocab, merges, mwhere, where, where);
+  // SmolLM2's vocabulary lacks a few control bytes (0x04, ...): they cannot be encoded.
+  Tokenizer t = build(vocab, merges, mwhere, where, where, false);
   t.source_ = where;
   t.pre_ = pre;
   for (std::size_t i = 0; i < d.tokens.size(); ++i) {

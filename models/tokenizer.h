@@ -77,7 +77,7 @@ class Tokenizer {
   static Tokenizer build(const std::unordered_map<std::string, std::int64_t>& vocab,
                          const std::vector<std::pair<std::string, std::string>>& merges,
                          const std::vector<std::string>& merge_where, const std::string& vocab_file,
-                         const std::string& merges_file);
+                         const std::string& merges_file, bool require_all_bytes = true);
   void bpe(std::string_view word, std::vector<std::int32_t>& out) const;
 
   std::vector<std::string> id_bytes_;                    // [vocab_size] bytes of each token
