@@ -133,15 +133,13 @@ std::vector<Unit> units_of(std::string_view s) {
 // from left to right. The alternatives are tried in order at each position, as a backtracking
 // regex engine does; every character is in exactly one class, so the matches tile the text.
 template <class Emit>
-void for_each_word(std::string_view s, Emit&& emit) {
-  const std::vector<Unit> u = units_of(s);
-  const std::size_t n = u.size();
+void gpt2_words(std::string_view s, const std::vector<Unit>& u, std::size_t i0, std::size_t n, Emit&& emit) {
   const auto is = [&](std::size_t k, char c) { return k < n && u[k].cp == static_cast<UChar32>(c); };
   const auto run_end = [&](std::size_t k, Cls c) {
     while (k < n && u[k].cls == c) ++k;
     return k;
   };
-  std::size_t i = 0;
+  std::size_t i = i0;
   while (i < n) {
     std::size_t j = i;
     if (is(i, '\'') && (is(i + 1, 's') || is(i + 1, 't') || is(i + 1, 'm') || is(i + 1, 'd'))) {
@@ -164,6 +162,74 @@ void for_each_word(std::string_view s, Emit&& emit) {
     FERRY_CHECK(j > i, "pre-tokenisation made no progress");
     emit(s.substr(u[i].begin, u[j - 1].end - u[i].begin));
     i = j;
+  }
+}
+
+bool is_newline(const Unit& x) { return x.cp == '\r' || x.cp == '\n'; }
+char lower_ascii(UChar32 c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : static_cast<char>(c); }
+
+// LLaMA 3's pattern (the "llama-bpe" pre-type), alternatives tried in order at each position:
+//   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
+//   \s*[\r\n]+|\s+(?!\S)|\s+
+template <class Emit>
+void llama3_words(std::string_view s, Emit&& emit) {
+  const std::vector<Unit> u = units_of(s);
+  const std::size_t n = u.size();
+  const auto lo = [&](std::size_t k, char c) { return k < n && u[k].cp >= 0 && u[k].cp < 128 && lower_ascii(u[k].cp) == c; };
+  const auto run_end = [&](std::size_t k, Cls c) {
+    while (k < n && u[k].cls == c) ++k;
+    return k;
+  };
+  std::size_t i = 0;
+  while (i < n) {
+    std::size_t j = i;
+    if (lo(i, '\'') && (lo(i + 1, 's') || lo(i + 1, 't') || lo(i + 1, 'm') || lo(i + 1, 'd'))) {
+      j = i + 2;
+    } else if (lo(i, '\'') && ((lo(i + 1, 'r') && lo(i + 2, 'e')) || (lo(i + 1, 'v') && lo(i + 2, 'e')) ||
+                               (lo(i + 1, 'l') && lo(i + 2, 'l')))) {
+      j = i + 3;
+    } else if (u[i].cls == Cls::Letter) {
+      j = run_end(i, Cls::Letter);
+    } else if (u[i].cls != Cls::Number && !is_newline(u[i]) && i + 1 < n && u[i + 1].cls == Cls::Letter) {
+      j = run_end(i + 1, Cls::Letter);
+    } else if (u[i].cls == Cls::Number) {
+      j = i + 1;
+      while (j < n && j < i + 3 && u[j].cls == Cls::Number) ++j;
+    } else {
+      const std::size_t start = (u[i].cp == ' ') ? i + 1 : i;
+      if (start < n && u[start].cls == Cls::Other) {
+        j = run_end(start, Cls::Other);
+        while (j < n && is_newline(u[j])) ++j;
+      } else {
+        const std::size_t k = run_end(i, Cls::Space);  // u[i] is a space here
+        std::size_t last_nl = n;
+        for (std::size_t p = i; p < k; ++p)
+          if (is_newline(u[p])) last_nl = p;
+        if (last_nl != n) j = last_nl + 1;                    // \s*[\r\n]+
+        else j = (k == n || k - i < 2) ? k : k - 1;          // \s+(?!\S) | \s+
+      }
+    }
+    FERRY_CHECK(j > i, "pre-tokenisation made no progress");
+    emit(s.substr(u[i].begin, u[j - 1].end - u[i].begin));
+    i = j;
+  }
+}
+
+enum class PreKind : std::uint8_t { Gpt2, Smollm, Llama3 };
+
+template <class Emit>
+void for_each_word(std::string_view s, Emit&& emit, PreKind pre = PreKind::Gpt2) {
+  if (pre == PreKind::Llama3) return llama3_words(s, emit);
+  const std::vector<Unit> u = units_of(s);
+  if (pre == PreKind::Gpt2) return gpt2_words(s, u, 0, u.size(), emit);
+  // smollm: every \p{N} character is a word of its own; GPT-2's pattern runs between them.
+  std::size_t a = 0;
+  for (std::size_t k = 0; k <= u.size(); ++k) {
+    if (k == u.size() || u[k].cls == Cls::Number) {
+      if (k > a) gpt2_words(s, u, a, k, emit);
+      if (k < u.size()) emit(s.substr(u[k].begin, u[k].end - u[k].begin));
+      a = k + 1;
+    }
   }
 }
 
@@ -224,7 +290,7 @@ Tokenizer::Tokenizer() : cache_(std::make_shared<WordCache>()) {}
 Tokenizer Tokenizer::build(const std::unordered_map<std::string, std::int64_t>& vocab,
                            const std::vector<std::pair<std::string, std::string>>& merges,
                            const std::vector<std::string>& merge_where, const std::string& vocab_file,
-                           const std::string& merges_file) {
+                           const std::string& merges_file, bool require_all_bytes) {
   Tokenizer t;
   std::int64_t max_id = -1;
   for (const auto& [token, id] : vocab) max_id = std::max(max_id, id);
@@ -246,6 +312,10 @@ Tokenizer Tokenizer::build(const std::unordered_map<std::string, std::int64_t>& 
     std::string ch;
     append_utf8(ch, table.to_char[static_cast<std::size_t>(b)]);
     const auto it = vocab.find(ch);
+    if (it == vocab.end() && !require_all_bytes) {
+      t.byte_id_[static_cast<std::size_t>(b)] = -1;  // such a byte in the text is dropped
+      continue;
+    }
     if (it == vocab.end()) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02x", b);
@@ -353,8 +423,10 @@ std::optional<Tokenizer> Tokenizer::load(const std::string& model_dir) {
 
 // ---- encode / decode --------------------------------------------------------------------------
 void Tokenizer::bpe(std::string_view word, std::vector<std::int32_t>& out) const {
-  std::vector<std::int32_t> sym(word.size());  // [symbols] token ids, one byte each to start
-  for (std::size_t i = 0; i < word.size(); ++i) sym[i] = byte_id_[static_cast<std::uint8_t>(word[i])];
+  std::vector<std::int32_t> sym;  // [symbols] token ids, one byte each to start
+  sym.reserve(word.size());
+  for (const char ch : word)
+    if (const std::int32_t id = byte_id_[static_cast<std::uint8_t>(ch)]; id >= 0) sym.push_back(id);
   while (sym.size() > 1) {
     // The adjacent pair with the lowest rank, then every occurrence of it, left to right.
     const Merge* best = nullptr;
@@ -384,6 +456,39 @@ void Tokenizer::bpe(std::string_view word, std::vector<std::int32_t>& out) const
 
 std::vector<std::int32_t> Tokenizer::encode(std::string_view text) const {
   std::vector<std::int32_t> ids;
+  std::size_t plain = 0;
+  if (!specials_.empty()) {
+    for (std::size_t i = 0; i < text.size();) {
+      const std::pair<std::string, std::int32_t>* hit = nullptr;
+      for (const auto& sp : specials_)  // longest first
+        if (text.compare(i, sp.first.size(), sp.first) == 0) {
+          hit = &sp;
+          break;
+        }
+      if (!hit) {
+        ++i;
+        continue;
+      }
+      encode_plain(text.substr(plain, i - plain), ids);
+      ids.push_back(hit->second);
+      i += hit->first.size();
+      plain = i;
+    }
+  }
+  encode_plain(text.substr(plain), ids);
+  return ids;
+}
+
+std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_special) const {
+  std::vector<std::int32_t> ids;
+  if (add_special && add_bos_ && bos_id_ >= 0) ids.push_back(bos_id_);
+  const auto rest = encode(text);
+  ids.insert(ids.end(), rest.begin(), rest.end());
+  return ids;
+}
+
+void Tokenizer::encode_plain(std::string_view text, std::vector<std::int32_t>& ids) const {
+  const PreKind pre = pre_ == Pre::Gpt2 ? PreKind::Gpt2 : pre_ == Pre::Smollm ? PreKind::Smollm : PreKind::Llama3;
   for_each_word(text, [&](std::string_view word) {
     const std::string key(word);
     {
@@ -399,8 +504,7 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text) const {
     std::lock_guard<std::mutex> lock(cache_->mu);
     if (cache_->words.size() >= kMaxCachedWords) cache_->words.clear();
     cache_->words.emplace(key, std::vector<std::int32_t>(ids.begin() + static_cast<std::ptrdiff_t>(first), ids.end()));
-  });
-  return ids;
+  }, pre);
 }
 
 bool Tokenizer::has_id(std::int32_t id) const {
@@ -421,6 +525,141 @@ std::vector<std::string> Tokenizer::split_words(std::string_view text) {
   std::vector<std::string> words;
   for_each_word(text, [&](std::string_view w) { words.emplace_back(w); });
   return words;
+}
+
+// ---- GGUF-style data ---------------------------------------------------------------------------
+std::optional<Tokenizer> Tokenizer::from_data(const TokenizerData& d) {
+  const std::string where = d.origin.empty() ? std::string("tokenizer data") : d.origin;
+  if (d.model == "none") return std::nullopt;
+  if (d.model != "gpt2")
+    throw BadInput(where + ": tokenizer model '" + d.model + "' is not supported (supported: gpt2, none)");
+  Pre pre;
+  if (d.pre.empty() || d.pre == "gpt2" || d.pre == "default") pre = Pre::Gpt2;
+  else if (d.pre == "smollm") pre = Pre::Smollm;
+  else if (d.pre == "llama-bpe") pre = Pre::Llama3;
+  else
+    throw BadInput(where + ": pre-tokenizer '" + d.pre + "' is not supported (supported: gpt2, smollm, llama-bpe)");
+  std::unordered_map<std::string, std::int64_t> vocab;
+  for (std::size_t i = 0; i < d.tokens.size(); ++i) vocab.emplace(d.tokens[i], static_cast<std::int64_t>(i));
+  if (vocab.size() != d.tokens.size()) throw BadInput(where + ": a token appears twice in the vocabulary");
+  std::vector<std::pair<std::string, std::string>> merges;
+  std::vector<std::string> mwhere;
+  for (std::size_t i = 0; i < d.merges.size(); ++i) {
+    std::pair<std::string, std::string> m;
+    if (!split_merge(d.merges[i], m))
+      throw BadInput(where + ": merges[" + std::to_string(i) + "]: expected \"a b\", got '" + d.merges[i] + "'");
+    merges.push_back(std::move(m));
+    mwhere.push_back("merges[" + std::to_string(i) + "]");
+  }
+  // SmolLM2's vocabulary lacks a few control bytes (0x04, ...): they cannot be encoded.
+  Tokenizer t = build(vocab, merges, mwhere, where, where, false);
+  t.source_ = where;
+  t.pre_ = pre;
+  for (std::size_t i = 0; i < d.tokens.size(); ++i) {
+    t.token_ids_.emplace(d.tokens[i], static_cast<std::int32_t>(i));
+    if (i < d.token_type.size() && (d.token_type[i] == 3 || d.token_type[i] == 4) && !d.tokens[i].empty())
+      t.specials_.emplace_back(d.tokens[i], static_cast<std::int32_t>(i));
+  }
+  std::stable_sort(t.specials_.begin(), t.specials_.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  const auto check_id = [&](std::int32_t id, const char* what) {
+    if (id >= 0 && !t.has_id(id))
+      throw BadInput(where + ": " + what + " id " + std::to_string(id) + " is not in the vocabulary");
+    return id;
+  };
+  t.bos_id_ = check_id(d.bos_id, "BOS");
+  t.eos_id_ = check_id(d.eos_id, "EOS");
+  t.add_bos_ = d.add_bos;
+  return t;
+}
+
+std::int32_t Tokenizer::token_id(const std::string& token) const {
+  const auto it = token_ids_.find(token);
+  return it == token_ids_.end() ? -1 : it->second;
+}
+
+const std::string& Tokenizer::token_bytes_of(std::int32_t id) const {
+  if (!has_id(id))
+    throw BadInput("token id " + std::to_string(id) + " is not in the vocabulary of the tokenizer (" + source_ + ")");
+  return id_bytes_[static_cast<std::size_t>(id)];
+}
+
+// ---- streaming decode ---------------------------------------------------------------------------
+namespace {
+// Length of the trailing bytes of `s` that are a proper prefix of a well-formed UTF-8 sequence
+// (to hold back), 0 when the end is complete (or is bytes that can never become a character).
+std::size_t incomplete_tail(const std::string& s) {
+  const std::size_t n = s.size();
+  for (std::size_t back = 1; back <= 3 && back <= n; ++back) {
+    const auto b = static_cast<std::uint8_t>(s[n - back]);
+    if ((b & 0xC0) == 0x80) continue;  // continuation byte: look further back
+    const std::size_t need = (b >= 0xC2 && b <= 0xDF) ? 2 : (b >= 0xE0 && b <= 0xEF) ? 3 : (b >= 0xF0 && b <= 0xF4) ? 4 : 1;
+    return need > back ? back : 0;
+  }
+  return 0;
+}
+}  // namespace
+
+std::string TextStream::push(std::int32_t id) {
+  pending_ += tok_->token_bytes_of(id);
+  const std::size_t hold = incomplete_tail(pending_);
+  std::string out = pending_.substr(0, pending_.size() - hold);
+  pending_.erase(0, pending_.size() - hold);
+  return out;
+}
+
+std::string TextStream::flush() {
+  std::string out;
+  out.swap(pending_);
+  return out;
+}
+
+// ---- chat templates -------------------------------------------------------------------------------
+ChatTemplate::ChatTemplate(const std::string& t) {
+  if (t.find("<|im_start|>") != std::string::npos) {
+    kind_ = Kind::ChatML;
+    // SmolLM2's template writes a default system message when the first message is not one:
+    //   {{ '<|im_start|>system\nYou are ...<|im_end|>\n' }} (a newline or the escape "\n").
+    const std::string key = "<|im_start|>system";
+    const std::size_t p = t.find(key);
+    if (p != std::string::npos && t.find("!= 'system'") != std::string::npos) {
+      std::size_t q = p + key.size();
+      if (t.compare(q, 1, "\n") == 0) q += 1;
+      else if (t.compare(q, 2, "\\n") == 0) q += 2;
+      const std::size_t e = t.find("<|im_end|>", q);
+      if (e != std::string::npos) {
+        const std::string msg = t.substr(q, e - q);
+        if (!msg.empty() && msg.find_first_of("{}'\"+") == std::string::npos) default_system_ = msg;
+      }
+    }
+  } else if (t.find("<|start_header_id|>") != std::string::npos) {
+    kind_ = Kind::Llama3;
+  } else {
+    throw BadInput("unsupported chat template (recognised: ChatML, LLaMA 3)");
+  }
+}
+
+std::string ChatTemplate::apply(const std::string& prompt, const std::string& bos_token) const {
+  if (kind_ == Kind::ChatML) {
+    std::string s;
+    if (!default_system_.empty()) s += "<|im_start|>system\n" + default_system_ + "<|im_end|>\n";
+    return s + "<|im_start|>user\n" + prompt + "<|im_end|>\n<|im_start|>assistant\n";
+  }
+  return bos_token + "<|start_header_id|>user<|end_header_id|>\n\n" + prompt +
+         "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
+}
+
+std::vector<std::int32_t> ChatTemplate::stop_ids(const Tokenizer& tok) const {
+  std::vector<std::int32_t> ids;
+  if (tok.eos_id() >= 0) ids.push_back(tok.eos_id());
+  const std::int32_t e = tok.token_id(kind_ == Kind::ChatML ? "<|im_end|>" : "<|eot_id|>");
+  if (e >= 0 && std::find(ids.begin(), ids.end(), e) == ids.end()) ids.push_back(e);
+  return ids;
+}
+
+std::string apply_chat_template(const std::string& template_text, const std::string& user_prompt,
+                                const std::string& bos_token) {
+  return ChatTemplate(template_text).apply(user_prompt, bos_token);
 }
 
 }  // namespace ferry

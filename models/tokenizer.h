@@ -18,6 +18,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "models/tokenizer_data.h"
+
 namespace ferry {
 
 class Tokenizer {
@@ -28,6 +30,24 @@ class Tokenizer {
   static std::optional<Tokenizer> load(const std::string& model_dir);
   static Tokenizer from_vocab_merges(const std::string& vocab_json, const std::string& merges_txt);
   static Tokenizer from_tokenizer_json(const std::string& tokenizer_json);
+  // From a vocabulary as a GGUF file carries it. model "gpt2": byte-level BPE with the
+  // pre-tokeniser named by `pre` ("gpt2"/"" GPT-2's pattern, "smollm" GPT-2's pattern after
+  // splitting off every \p{N} character on its own, as llama.cpp's SMOLLM pre-type and
+  // StarCoder-style tokenizer.json do, "llama-bpe" LLaMA 3's pattern). model "none":
+  // std::nullopt (no tokenizer; the caller uses --ids). Anything else: BadInput naming it.
+  // Tokens of token_type 3 (control) or 4 (user-defined) written in the text are matched first
+  // (longest match) and become single ids.
+  static std::optional<Tokenizer> from_data(const TokenizerData& data);
+
+  // encode(text) and, with add_special, BOS first when the model says so (add_bos()).
+  std::vector<std::int32_t> encode(std::string_view text, bool add_special) const;
+  std::int32_t bos_id() const { return bos_id_; }  // -1 = none
+  std::int32_t eos_id() const { return eos_id_; }  // -1 = none
+  bool add_bos() const { return add_bos_; }
+  // The id of a token given in its vocabulary form, -1 when absent.
+  std::int32_t token_id(const std::string& token) const;
+  // The bytes of one token (what decode({id}) gives).
+  const std::string& token_bytes_of(std::int32_t id) const;
 
   // UTF-8 text -> token ids. Bytes that are not valid UTF-8 are tokenised as bytes, so
   // decode(encode(s)) == s for every s. Thread-safe (the per-word cache is locked).
@@ -57,7 +77,7 @@ class Tokenizer {
   static Tokenizer build(const std::unordered_map<std::string, std::int64_t>& vocab,
                          const std::vector<std::pair<std::string, std::string>>& merges,
                          const std::vector<std::string>& merge_where, const std::string& vocab_file,
-                         const std::string& merges_file);
+                         const std::string& merges_file, bool require_all_bytes = true);
   void bpe(std::string_view word, std::vector<std::int32_t>& out) const;
 
   std::vector<std::string> id_bytes_;                    // [vocab_size] bytes of each token
@@ -65,7 +85,50 @@ class Tokenizer {
   std::array<std::int32_t, 256> byte_id_{};              // token id of each single byte
   std::unordered_map<std::uint64_t, Merge> merges_;      // (left id << 32 | right id) -> merge
   std::shared_ptr<WordCache> cache_;
+  enum class Pre : std::uint8_t { Gpt2, Smollm, Llama3 };
+  Pre pre_ = Pre::Gpt2;
+  std::vector<std::pair<std::string, std::int32_t>> specials_;  // longest first
+  std::unordered_map<std::string, std::int32_t> token_ids_;     // vocabulary form -> id
+  std::int32_t bos_id_ = -1, eos_id_ = -1;
+  bool add_bos_ = false;
+  void encode_plain(std::string_view text, std::vector<std::int32_t>& ids) const;
   std::string source_;
 };
+
+// Streaming decode: ids one at a time -> the text complete so far. An incomplete UTF-8 sequence
+// at the end is held back until the next id completes it; bytes that can never start or continue
+// a character are passed through raw (as decode() does), so the concatenation of push() results
+// and flush() equals decode(ids). flush() returns the held-back bytes raw.
+class TextStream {
+ public:
+  explicit TextStream(const Tokenizer& tok) : tok_(&tok) {}
+  std::string push(std::int32_t id);
+  std::string flush();
+
+ private:
+  const Tokenizer* tok_;
+  std::string pending_;
+};
+
+// Chat templates recognised by their text: ChatML ("<|im_start|>", with SmolLM2's default system
+// message when the template carries one) and LLaMA 3 ("<|start_header_id|>"). Any other:
+// BadInput "unsupported chat template (recognised: ChatML, LLaMA 3)".
+class ChatTemplate {
+ public:
+  enum class Kind { ChatML, Llama3 };
+  explicit ChatTemplate(const std::string& template_text);
+  Kind kind() const { return kind_; }
+  // The prompt for one user message, ending where the assistant's answer starts.
+  std::string apply(const std::string& user_prompt, const std::string& bos_token) const;
+  // eos plus the template's end-of-turn token ("<|im_end|>" / "<|eot_id|>") when in `tok`.
+  std::vector<std::int32_t> stop_ids(const Tokenizer& tok) const;
+
+ private:
+  Kind kind_;
+  std::string default_system_;  // "" = none
+};
+
+std::string apply_chat_template(const std::string& template_text, const std::string& user_prompt,
+                                const std::string& bos_token);
 
 }  // namespace ferry

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <cstdlib>
 #include <functional>
 #include <nlohmann/json.hpp>
 
@@ -279,3 +280,144 @@ TEST_F(TokenizerTest, FerryRunWithoutATokenizerAsksForIds) {
 }
 
 }  // namespace
+
+// ---- GGUF-style data (from_data), streaming decode, chat templates --------------------------------
+// Expected ids: scripts/tokenizer/make_tokenizer_tests.py, from Hugging Face `tokenizers`.
+namespace {
+
+bool icu_valid(const std::string& s) {  // well-formed UTF-8
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    const std::size_t n = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 ? 2 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+ferry::TokenizerData data_from_json(const json& j, const std::string& pre) {
+  ferry::TokenizerData d;
+  d.model = "gpt2";
+  d.pre = pre;
+  d.tokens = j["tokens"].get<std::vector<std::string>>();
+  d.token_type = j["token_type"].get<std::vector<std::int32_t>>();
+  d.merges = j["merges"].get<std::vector<std::string>>();
+  d.bos_id = j["bos_id"];
+  d.eos_id = j["eos_id"];
+  d.origin = "test data";
+  return d;
+}
+
+void check_cases(const Tokenizer& tok, const json& cases) {
+  ASSERT_GE(cases.size(), 10u);
+  for (const auto& cs : cases) {
+    const std::string text = cs["text"];
+    const auto expected = cs["ids"].get<std::vector<std::int32_t>>();
+    EXPECT_EQ(tok.encode(text), expected) << "text: " << json(text).dump();
+    EXPECT_EQ(tok.decode(expected), text) << "text: " << json(text).dump();
+    // Streaming gives the same bytes, never cutting a UTF-8 character (all these texts are valid).
+    ferry::TextStream ts(tok);
+    std::string streamed;
+    for (const auto id : expected) {
+      const std::string piece = ts.push(id);
+      EXPECT_EQ(icu_valid(piece), true) << json(text).dump();
+      streamed += piece;
+    }
+    streamed += ts.flush();
+    EXPECT_EQ(streamed, text);
+  }
+}
+
+}  // namespace
+
+TEST(TokenizerData, EachPreTokenizerMatchesHuggingFaceTokenizers) {
+  const json j = json::parse(read_text(kData / "gguf_cases.json"));
+  ASSERT_EQ(j["version"], "gguf-tokenizer-v1");
+  for (const char* pre : {"gpt2", "smollm", "llama-bpe"}) {
+    SCOPED_TRACE(pre);
+    const auto tok = Tokenizer::from_data(data_from_json(j, pre));
+    ASSERT_TRUE(tok.has_value());
+    check_cases(*tok, j["pre"][pre]);
+  }
+}
+
+TEST(TokenizerData, BosEosNoneAndUnknownPre) {
+  const json j = json::parse(read_text(kData / "gguf_cases.json"));
+  auto d = data_from_json(j, "gpt2");
+  d.add_bos = true;
+  const auto tok = Tokenizer::from_data(d);
+  ASSERT_TRUE(tok.has_value());
+  EXPECT_EQ(tok->bos_id(), j["bos_id"].get<int>());
+  EXPECT_EQ(tok->eos_id(), j["eos_id"].get<int>());
+  EXPECT_TRUE(tok->add_bos());
+  const auto ids = tok->encode("Hello", true);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids[0], tok->bos_id());
+  EXPECT_EQ(std::vector<std::int32_t>(ids.begin() + 1, ids.end()), tok->encode("Hello"));
+  ferry::TokenizerData none;
+  none.model = "none";
+  EXPECT_FALSE(Tokenizer::from_data(none).has_value());
+  d.pre = "qwen9";
+  expect_bad_input([&] { Tokenizer::from_data(d); }, {"qwen9", "test data"});
+  d.pre = "gpt2";
+  d.model = "bert";
+  expect_bad_input([&] { Tokenizer::from_data(d); }, {"bert"});
+}
+
+TEST(TextStream, HoldsBackAnIncompleteCharacter) {
+  // Single-byte tokens: "é" is two byte tokens; the first alone gives nothing.
+  const json j = json::parse(read_text(kData / "gguf_cases.json"));
+  const auto tok = Tokenizer::from_data(data_from_json(j, "gpt2"));
+  const auto ids = tok->encode("\xC3\xA9\xF0\x9F\xA4\x97!");  // é🤗!
+  ferry::TextStream ts(*tok);
+  std::string all;
+  for (const auto id : ids) all += ts.push(id);
+  EXPECT_EQ(all + ts.flush(), "\xC3\xA9\xF0\x9F\xA4\x97!");
+  ferry::TextStream t2(*tok);
+  const auto e = tok->encode("\xF0\x9F\xA4\x97");
+  std::string got;
+  for (std::size_t k = 0; k + 1 < e.size(); ++k) got += t2.push(e[k]);
+  if (e.size() > 1) EXPECT_EQ(got, "");
+  EXPECT_EQ(got + t2.push(e.back()), "\xF0\x9F\xA4\x97");
+  // An incomplete character at the end comes out raw from flush().
+  ferry::TextStream t3(*tok);
+  EXPECT_EQ(t3.push(tok->encode("\xC3\xA9")[0]) + t3.flush(), tok->decode({tok->encode("\xC3\xA9")[0]}));
+}
+
+TEST(ChatTemplate, ChatMLLlama3AndOthers) {
+  const std::string smol =
+      "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n"
+      "You are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + "
+      "message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ "
+      "'<|im_start|>assistant\n' }}{% endif %}";
+  // What jinja2 renders for [{"role": "user", "content": "What is 2+2?"}], add_generation_prompt.
+  EXPECT_EQ(ferry::apply_chat_template(smol, "What is 2+2?", ""),
+            "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+            "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(ferry::apply_chat_template("{{'<|im_start|>' + message['role']}}", "hi", ""),
+            "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(ferry::apply_chat_template("{{ '<|start_header_id|>' }}", "hi", "<|begin_of_text|>"),
+            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+  expect_bad_input([] { ferry::apply_chat_template("[INST] {{ x }}", "hi", ""); },
+                   {"unsupported chat template (recognised: ChatML, LLaMA 3)"});
+  const json j = json::parse(read_text(kData / "gguf_cases.json"));
+  auto d = data_from_json(j, "gpt2");
+  d.eos_id = 0;
+  const auto tok = Tokenizer::from_data(d);
+  const ferry::ChatTemplate ct(smol);
+  EXPECT_EQ(ct.stop_ids(*tok), (std::vector<std::int32_t>{0, tok->token_id("<|im_end|>")}));
+}
+
+TEST(TokenizerData, SmolLM2MatchesHuggingFaceTokenizers) {
+  const char* path = std::getenv("FERRY_SMOLLM2_TOKENIZER_JSON");
+  if (!path) GTEST_SKIP() << "FERRY_SMOLLM2_TOKENIZER_JSON unset (scripts/tokenizer/make_tokenizer_tests.py GGUF)";
+  const json j = json::parse(read_text(path));
+  const auto tok = Tokenizer::from_data(data_from_json(j, j["pre"]));
+  ASSERT_TRUE(tok.has_value());
+  check_cases(*tok, j["cases"]);
+  EXPECT_EQ(ferry::apply_chat_template(j["chat_template"], "What is 2+2?", ""), j["chat_rendered"].get<std::string>());
+  EXPECT_EQ(ferry::ChatTemplate(j["chat_template"]).stop_ids(*tok), (std::vector<std::int32_t>{2}));
+}
