@@ -1,5 +1,6 @@
 // The tensor table of GPT-2 (the family of models/gpt2.cpp; Hugging Face names and shapes, Conv1D
 // weights [in, out]), and the choice of weight source by ModelSpec.weights.
+#include "models/gguf.h"
 #include "models/weights.h"
 
 namespace ferry {
@@ -33,6 +34,7 @@ std::vector<TensorInfo> gpt2_tensors(const ModelSpec& spec) {
 
 std::unique_ptr<WeightSource> make_weight_source(const ModelSpec& spec) {
   if (spec.weights.random) return random_source(spec);
+  if (is_gguf_path(spec.weights.path)) return open_gguf_weights(spec.weights.path);
   return open_checkpoint(spec.weights.path);
 }
 

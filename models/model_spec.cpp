@@ -10,6 +10,7 @@
 #include "base/checked.h"
 #include "base/error.h"
 #include "models/family.h"
+#include "models/gguf.h"
 
 namespace ferry {
 
@@ -124,6 +125,7 @@ ModelSpec load_model_spec(const std::string& model) {
   std::error_code ec;
   const std::filesystem::path p(model);
   if (!model.empty() && std::filesystem::is_directory(p, ec)) return parse_hf_config(model);
+  if (!model.empty() && is_gguf_path(model)) return gguf_model_spec(model);
   if (!model.empty() && std::filesystem::is_regular_file(p, ec)) return parse_model_toml_file(model);
   for (const std::string& n : preset_names())
     if (n == model) {

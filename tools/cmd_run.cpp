@@ -9,6 +9,7 @@
 #include "base/units.h"
 #include "memory/fs_kind.h"
 #include "memory/probe.h"
+#include "models/gguf.h"
 #include "models/npy.h"
 #include "models/tokenizer.h"
 #include "runtime/bench/layer_report.h"
@@ -37,6 +38,8 @@ struct RunFlags {
   std::string probe;      // a saved `ferry probe` JSON
   bool no_probe = false;  // no bound at all (no quick probe either)
   bool report = false;    // per-layer table and the verdict after the run
+  bool chat = false;      // wrap the prompt in the model's chat template
+  bool ignore_eos = false;
   EngineFlags engine;
   GivenFlags given;       // the flags on the command line
 };
@@ -44,16 +47,28 @@ struct RunFlags {
 // "The quick brown fox" in the GPT-2 vocabulary: the prompt used when none is given.
 const std::vector<std::int32_t> kDefaultPrompt = {464, 2068, 7586, 21831};
 
-// The tokenizer of the model's Hugging Face directory (ModelSpec.weights.path), if it has one.
+// The tokenizer of the model's GGUF file or Hugging Face directory (ModelSpec.weights.path), if it
+// has one (a GGUF with tokenizer.ggml.model "none" has none).
 std::optional<Tokenizer> model_tokenizer(const ModelSpec& spec) {
   if (spec.weights.random || spec.weights.path.empty()) return std::nullopt;
+  if (is_gguf_path(spec.weights.path)) return Tokenizer::from_data(gguf_tokenizer_data(spec.weights.path));
   return Tokenizer::load(spec.weights.path);
+}
+
+// The chat template the model file carries (GGUF tokenizer.chat_template).
+ChatTemplate model_chat_template(const ModelSpec& spec) {
+  std::string text;
+  if (!spec.weights.random && is_gguf_path(spec.weights.path)) text = gguf_tokenizer_data(spec.weights.path).chat_template;
+  if (text.empty()) throw BadInput("--chat: model " + spec.name + " carries no chat template");
+  return ChatTemplate(text);
 }
 
 // Text prompts without a tokenizer: the one-line BadInput naming the flag, the model and why.
 [[noreturn]] void throw_no_tokenizer(const ModelSpec& spec, const std::string& flag) {
   const std::string why = spec.weights.random || spec.weights.path.empty()
-                              ? "its weights are random, not a Hugging Face directory"
+                              ? "its weights are random, not a Hugging Face directory or GGUF file"
+                          : is_gguf_path(spec.weights.path)
+                              ? "the GGUF file's tokenizer.ggml.model is none"
                               : "no vocab.json/merges.txt or tokenizer.json in " + spec.weights.path;
   throw BadInput(flag + ": model " + spec.name + " has no tokenizer (" + why + "); give token ids with --ids");
 }
@@ -65,7 +80,7 @@ std::vector<std::vector<std::int32_t>> read_prompt_text_file(const std::string& 
   std::vector<std::vector<std::int32_t>> prompts;
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) prompts.push_back(tok.encode(line));
+    if (!line.empty()) prompts.push_back(tok.encode(line, true));
   }
   if (prompts.empty()) throw BadInput(path + ": no prompt (every line is empty)");
   return prompts;
@@ -128,12 +143,18 @@ void run(const RunFlags& f) {
       if (!f.engine.quiet) std::fprintf(stderr, "ferry: warning: %s; no text output\n", e.what());
     }
   }
+  std::optional<ChatTemplate> chat;
+  if (f.chat) {
+    if (!text_prompts || f.prompt.empty()) throw BadInput("--chat: needs a text --prompt");
+    chat = model_chat_template(spec);
+  }
   std::vector<std::vector<std::int32_t>> prompts;
   if (!f.prompt_file.empty()) {
     prompts = f.ids ? read_prompt_ids_file(f.prompt_file) : read_prompt_text_file(f.prompt_file, *tokenizer);
   } else if (!f.prompt.empty()) {
     if (f.ids) prompts = parse_prompt_ids(f.prompt, "--prompt");
-    else prompts = {tokenizer->encode(f.prompt)};
+    else if (chat) prompts = {tokenizer->encode(chat->apply(f.prompt, ""), true)};
+    else prompts = {tokenizer->encode(f.prompt, true)};
   } else {
     prompts = {kDefaultPrompt};  // folded into the vocabulary of small test models
     for (auto& id : prompts[0]) id %= spec.vocab_size;
@@ -159,6 +180,21 @@ void run(const RunFlags& f) {
   req.sampling.top_p = f.top_p;
   req.sampling.seed = f.seed;
   req.prompt_logits = !f.logits_out.empty();
+  if (tokenizer && !f.ignore_eos) {
+    if (chat) req.stop_ids = chat->stop_ids(*tokenizer);
+    else if (tokenizer->eos_id() >= 0) req.stop_ids = {tokenizer->eos_id()};
+  }
+  // Text in, text out: one sequence's text streams to stdout as it is sampled; statistics go to stderr.
+  const bool stream_text = text_prompts && prompts.size() == 1 && !f.json;
+  std::optional<TextStream> text_out;
+  if (stream_text) {
+    text_out.emplace(*tokenizer);
+    req.on_token = [&text_out](int, std::int32_t id) {
+      const std::string piece = text_out->push(id);
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    };
+  }
 
   EngineConfig cfg = to_engine_config(f.engine, f.given);
   cfg.trace = !f.trace.empty() || f.report;  // the report reads the timeline
@@ -194,6 +230,14 @@ void run(const RunFlags& f) {
     if (f.report)
       j["report"] = bench::layer_report_json(bench::layer_report(engine, res.stats, engine.timeline()->records()));
     std::printf("%s\n", dump_json(j, 2).c_str());
+  } else if (stream_text) {
+    const std::string rest = text_out->flush();
+    std::fwrite(rest.data(), 1, rest.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+    if (!f.engine.quiet) print_result_text(engine, res, stderr);
+    if (f.report)
+      std::fprintf(stderr, "\n%s", bench::format_layer_report(bench::layer_report(engine, res.stats, engine.timeline()->records())).c_str());
   } else {
     print_result_text(engine, res, stdout);
     if (tokenizer) {
@@ -213,10 +257,14 @@ void register_run(CLI::App& app) {
   auto f = std::make_shared<RunFlags>();
   CLI::App* sub = app.add_subcommand(
       "run",
-      "Prefill the prompts as one nested batch, then generate -n tokens per sequence with a KV cache.\n"
-      "Example: ferry run -m gpt2-xl --policy um-prefetch --budget 25% --prefetch-depth 2 --streams 2\n"
+      "Prefill the prompts as one nested batch, then generate up to -n tokens per sequence with a KV\n"
+      "cache; each sequence stops at its end-of-sequence token. A single text prompt's answer streams to\n"
+      "stdout as it is generated (statistics on stderr).\n"
+      "Example: ferry run -m smollm2.gguf --chat --prompt \"What is the capital of France?\" --budget 50%\n"
+      "         ferry run -m gpt2-xl --policy um-prefetch --budget 25% --prefetch-depth 2 --streams 2\n"
       "         -n 16 --prompt-file p.txt --ids");
-  sub->add_option("-m,--model", f->model, "Preset name, TOML file or Hugging Face directory")->capture_default_str();
+  sub->add_option("-m,--model", f->model, "Preset name, TOML file, Hugging Face directory or GGUF file")
+      ->capture_default_str();
   sub->add_option("--prompt-file", f->prompt_file, "File with one prompt per line: text (the model's tokenizer), or token ids with --ids");
   sub->add_option("--prompt", f->prompt, "One prompt given inline: text (the model's tokenizer), or token ids with --ids");
   sub->add_flag("--ids", f->ids, "Prompts are token ids separated by spaces");
@@ -240,7 +288,12 @@ void register_run(CLI::App& app) {
   sub->add_flag("--report", f->report,
                 "After the run, a per-layer table (bytes, resident or streamed, prefetch wait, compute time)\n"
                 "and the verdict: the achieved fraction of the bound and the resource that bound it");
-  sub->add_flag("--json", f->json, "Print one JSON object: sequences[].prompt_ids, sequences[].generated_ids, stats");
+  sub->add_flag("--json", f->json,
+                "Print one JSON object: sequences[].prompt_ids, sequences[].generated_ids, generated_text, stats");
+  sub->add_flag("--chat", f->chat,
+                "Wrap --prompt in the model's chat template (ChatML or LLaMA 3, recognised from the GGUF's\n"
+                "tokenizer.chat_template) and stop at the end of the assistant's turn");
+  sub->add_flag("--ignore-eos", f->ignore_eos, "Generate all -n tokens even past the end-of-sequence token (benchmarks)");
   add_engine_flags(*sub, f->engine);
   sub->callback([f, sub] {
     f->given = given_flags(*sub);
