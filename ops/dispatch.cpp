@@ -135,4 +135,53 @@ void sample(Stream& s, TensorView logits, const SamplingParams& p, TensorView se
   FERRY_OPS_CUDA_CALL(sample, logits, p, seq, step, out_ids);
 }
 
+// The LLaMA-family ops below have no CUDA kernels yet: on a CUDA stream they throw.
+#define FERRY_OPS_NO_CUDA(op) throw InternalError(#op ": not implemented on CUDA yet")
+
+void add_rmsnorm(Stream& s, TensorView residual, TensorView delta, float delta_scale, TensorView gamma, float eps,
+                 TensorView out) {
+  check::add_rmsnorm(s.device(), residual, delta, gamma, eps, out);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "add_rmsnorm").enqueue([=] { cpu::add_rmsnorm(residual, delta, delta_scale, gamma, eps, out); });
+    return;
+  }
+  FERRY_OPS_NO_CUDA(add_rmsnorm);
+}
+
+void swiglu(Stream& s, TensorView gate_up, TensorView out) {
+  check::swiglu(s.device(), gate_up, out);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "swiglu").enqueue([=] { cpu::swiglu(gate_up, out); });
+    return;
+  }
+  FERRY_OPS_NO_CUDA(swiglu);
+}
+
+void scale(Stream& s, TensorView x, float factor) {
+  check::scale(s.device(), x);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "scale").enqueue([=] { cpu::scale(x, factor); });
+    return;
+  }
+  FERRY_OPS_NO_CUDA(scale);
+}
+
+void embedding_lookup(Stream& s, TensorView ids, TensorView wte, float scale, TensorView out) {
+  check::embedding_lookup(s.device(), ids, wte, out);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "embedding_lookup").enqueue([=] { cpu::embedding_lookup(ids, wte, scale, out); });
+    return;
+  }
+  FERRY_OPS_NO_CUDA(embedding_lookup);
+}
+
+void rope(Stream& s, TensorView qkv, TensorView pos, const AttentionShape& a, const RopeParams& p) {
+  check::rope(s.device(), qkv, pos, a, p);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "rope").enqueue([=, shape = a, params = p] { cpu::rope(qkv, pos, shape, params); });
+    return;
+  }
+  FERRY_OPS_NO_CUDA(rope);
+}
+
 }  // namespace ferry::ops

@@ -426,6 +426,154 @@ OPS_TEST(DecodeMatchesPrefillLastRow) {
   d_prefill.expect_guards("prefill out");
 }
 
+// ---- LLaMA family ------------------------------------------------------------------------------
+// Bounds: add_rmsnorm as add_layernorm; swiglu as activation; scale and embedding_lookup exact on the
+// CPU; rope CPU 1e-5 / 1e-5 (the reference takes the same f32 angle, cos/sin in double).
+constexpr Bound kRope = kCuda ? Bound{1e-4, 1e-4} : Bound{1e-5, 1e-5};
+
+OPS_TEST(AddRmsNorm) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  for (int hidden : {16, 80, 128}) {
+    for (int tokens : {1, 7, 13}) {
+      for (bool with_delta : {true, false}) {
+        SCOPED_TRACE("T=" + std::to_string(tokens) + " H=" + std::to_string(hidden) +
+                     (with_delta ? " delta" : " no delta"));
+        const Shape sh{tokens, hidden};
+        auto residual = uniform(static_cast<std::size_t>(tokens) * hidden, -2, 3, 40);
+        auto delta = uniform(static_cast<std::size_t>(tokens) * hidden, -1, 1, 41);
+        auto gamma = uniform(hidden, 0.5f, 1.5f, 42);
+        const float eps = 1e-6f;
+        const float ds = 0.22f;  // Granite's residual_multiplier
+        DevBuf d_res(residual, DType::F32, sh);
+        DevBuf d_delta(delta, DType::F32, sh);
+        DevBuf d_gamma(gamma, DType::F32, {hidden});
+        DevBuf d_out(DType::F32, sh);
+        add_rmsnorm(dev->s(), d_res.view(), with_delta ? d_delta.view() : TensorView{}, ds, d_gamma.view(), eps,
+                    d_out.view());
+        dev->s().synchronize();
+        std::vector<float> want(residual.size());
+        ref::add_rmsnorm(host(residual, DType::F32, sh), with_delta ? host(delta, DType::F32, sh) : TensorView{}, ds,
+                         host(gamma, DType::F32, {hidden}), eps, host(want, DType::F32, sh));
+        EXPECT_TRUE(close(d_res.read<float>(), residual, kExact)) << "residual after the add";
+        EXPECT_TRUE(close(d_out.read<float>(), want, kLayerNorm)) << "out";
+        d_res.expect_guards("residual");
+        d_out.expect_guards("out");
+      }
+    }
+  }
+}
+
+OPS_TEST(SwiGlu) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  for (int tokens : {1, 7, 13}) {
+    const int f = 37;
+    auto gu = uniform(static_cast<std::size_t>(tokens) * 2 * f, -6, 6, 43);
+    DevBuf d_gu(gu, DType::F32, {tokens, 2 * f});
+    DevBuf d_out(DType::F32, {tokens, f});
+    swiglu(dev->s(), d_gu.view(), d_out.view());
+    dev->s().synchronize();
+    std::vector<float> want(static_cast<std::size_t>(tokens) * f);
+    ref::swiglu(host(gu, DType::F32, {tokens, 2 * f}), host(want, DType::F32, {tokens, f}));
+    EXPECT_TRUE(close(d_out.read<float>(), want, kActivation)) << "T=" << tokens;
+    d_out.expect_guards("out");
+  }
+}
+
+OPS_TEST(Scale) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  auto x = uniform(13 * 101, -5, 5, 44);
+  DevBuf d_x(x, DType::F32, {13, 101});
+  scale(dev->s(), d_x.view(), 1.0f / 8.0f);
+  dev->s().synchronize();
+  ref::scale(host(x, DType::F32, {13, 101}), 1.0f / 8.0f);
+  EXPECT_TRUE(close(d_x.read<float>(), x, kExact));
+  d_x.expect_guards("x");
+}
+
+OPS_TEST(EmbeddingLookup) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  std::vector<std::int32_t> ids(kTokens);
+  for (int t = 0; t < kTokens; ++t) ids[t] = (t * 37 + 11) % kVocab;
+  ids[0] = 0;
+  ids[5] = kVocab - 1;
+  for (float sc : {1.0f, 12.0f}) {
+    SCOPED_TRACE("scale " + std::to_string(sc));
+    auto wte = uniform(kVocab * kHidden, -1, 1, 45);
+    DevBuf d_ids(ids, DType::I32, {kTokens});
+    DevBuf d_wte(wte, DType::F32, {kVocab, kHidden});
+    DevBuf d_out(DType::F32, {kTokens, kHidden});
+    embedding_lookup(dev->s(), d_ids.view(), d_wte.view(), sc, d_out.view());
+    dev->s().synchronize();
+    std::vector<float> want(kTokens * kHidden);
+    ref::embedding_lookup(host(ids, DType::I32, {kTokens}), host(wte, DType::F32, {kVocab, kHidden}), sc,
+                          host(want, DType::F32, {kTokens, kHidden}));
+    EXPECT_TRUE(close(d_out.read<float>(), want, kExact));
+    if (sc == 1.0f) {  // scale 1 copies exactly
+      const auto got = d_out.read<float>();
+      for (int t = 0; t < kTokens; ++t)
+        for (int i = 0; i < kHidden; ++i) ASSERT_EQ(got[t * kHidden + i], wte[ids[t] * kHidden + i]);
+    }
+    d_out.expect_guards("out");
+  }
+}
+
+OPS_TEST(Rope) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  struct Case {
+    int n_kv, ratio, d, scaling;
+  };
+  const Case cases[] = {{2, 1, 16, 0}, {1, 3, 64, 1}, {2, 5, 80, 2}, {1, 3, 128, 2}, {3, 1, 32, 1}};
+  for (const Case& c : cases) {
+    for (int tokens : {1, 7, 13}) {
+      const AttentionShape a{c.n_kv * c.ratio, c.n_kv, c.d, 1.0f / std::sqrt(static_cast<float>(c.d))};
+      RopeParams p;
+      p.theta = c.scaling == 2 ? 500000.0f : 10000.0f;
+      p.scaling = c.scaling;
+      p.factor = c.scaling == 1 ? 4.0f : 8.0f;
+      SCOPED_TRACE("T=" + std::to_string(tokens) + " D=" + std::to_string(c.d) + " heads=" +
+                   std::to_string(a.n_heads) + "/" + std::to_string(a.n_kv_heads) + " scaling=" +
+                   std::to_string(c.scaling));
+      const int width = (a.n_heads + 2 * a.n_kv_heads) * c.d;
+      auto qkv = uniform(static_cast<std::size_t>(tokens) * width, -1, 1, 46);
+      std::vector<std::int32_t> pos(tokens);
+      for (int t = 0; t < tokens; ++t) pos[t] = t * 9973 % 131072;  // large positions
+      pos[0] = tokens > 1 ? 0 : 131071;
+      DevBuf d_qkv(qkv, DType::F32, {tokens, width});
+      DevBuf d_pos(pos, DType::I32, {tokens});
+      rope(dev->s(), d_qkv.view(), d_pos.view(), a, p);
+      dev->s().synchronize();
+      const auto v_before = qkv;
+      ref::rope(host(qkv, DType::F32, {tokens, width}), host(pos, DType::I32, {tokens}), a, p);
+      const auto got = d_qkv.read<float>();
+      EXPECT_TRUE(close(got, qkv, kRope));
+      // v is untouched.
+      for (int t = 0; t < tokens; ++t)
+        for (int i = (a.n_heads + a.n_kv_heads) * c.d; i < width; ++i)
+          ASSERT_EQ(got[t * width + i], v_before[t * width + i]);
+      d_qkv.expect_guards("qkv");
+    }
+  }
+}
+
+// RoPE by hand: at position 0 nothing changes; D = 2 at position 1 rotates by 1 radian.
+OPS_TEST(RopeByHand) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  const AttentionShape a{1, 1, 2, 1.0f};
+  std::vector<float> qkv{1.0f, 0.0f, 0.5f, 0.25f, 9.0f, 9.0f, 1.0f, 0.0f, 0.5f, 0.25f, 9.0f, 9.0f};
+  std::vector<std::int32_t> pos{0, 1};
+  DevBuf d_qkv(qkv, DType::F32, {2, 6});
+  DevBuf d_pos(pos, DType::I32, {2});
+  rope(dev->s(), d_qkv.view(), d_pos.view(), a, RopeParams{});
+  dev->s().synchronize();
+  const auto got = d_qkv.read<float>();
+  EXPECT_EQ(got[0], 1.0f);
+  EXPECT_EQ(got[1], 0.0f);
+  EXPECT_NEAR(got[6], std::cos(1.0), 1e-6);
+  EXPECT_NEAR(got[7], std::sin(1.0), 1e-6);
+  EXPECT_NEAR(got[8], 0.5 * std::cos(1.0) - 0.25 * std::sin(1.0), 1e-6);
+  EXPECT_EQ(got[10], 9.0f);
+}
+
 // ---- sampling ----------------------------------------------------------------------------------
 constexpr int kRows = 8;
 
