@@ -1,6 +1,8 @@
 // Op entry points (ops/ops.h): check the operands on the calling thread, then hand the work to the
 // stream's device. CPU: a task on the CpuStream (operands captured by value). CUDA: the launcher in
 // ops/cuda.h, which enqueues kernels on the cudaStream_t.
+#include <cmath>
+
 #include "base/cpu_backend.h"
 #include "base/error.h"
 #include "ops/cpu.h"
@@ -182,6 +184,48 @@ void rope(Stream& s, TensorView qkv, TensorView pos, const AttentionShape& a, co
     return;
   }
   FERRY_OPS_NO_CUDA(rope);
+}
+
+// GQA attention. CUDA runs only the GPT-2 case (n_kv_heads == n_heads, scale 1/sqrt(D)) through the
+// existing kernels until they are generalised.
+namespace {
+bool cuda_mha_case(const AttentionShape& a) {
+  return a.n_kv_heads == a.n_heads && a.scale == 1.0f / std::sqrt(static_cast<float>(a.head_dim));
+}
+}  // namespace
+
+void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, const AttentionShape& a, TensorView out) {
+  check::attention_gqa("attention_prefill", qkv, a);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "attention_prefill").enqueue([=, shape = a] { cpu::attention_prefill(qkv, offsets, shape, out); });
+    return;
+  }
+  if (!cuda_mha_case(a)) FERRY_OPS_NO_CUDA(attention_prefill (grouped-query or custom scale));
+  attention_prefill(s, qkv, offsets, a.n_heads, out);
+}
+
+void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache,
+               const AttentionShape& a) {
+  check::attention_gqa("kv_append", qkv, a);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "kv_append").enqueue([=, shape = a] { cpu::kv_append(qkv, seq, pos, k_cache, v_cache, shape); });
+    return;
+  }
+  if (a.n_kv_heads != a.n_heads) FERRY_OPS_NO_CUDA(kv_append (grouped-query));
+  kv_append(s, qkv, seq, pos, k_cache, v_cache);
+}
+
+void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq,
+                      TensorView len, const AttentionShape& a, TensorView out) {
+  check::attention_gqa("attention_decode", qkv, a);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "attention_decode").enqueue([=, shape = a] {
+      cpu::attention_decode(qkv, k_cache, v_cache, seq, len, shape, out);
+    });
+    return;
+  }
+  if (!cuda_mha_case(a)) FERRY_OPS_NO_CUDA(attention_decode (grouped-query or custom scale));
+  attention_decode(s, qkv, k_cache, v_cache, seq, len, a.n_heads, out);
 }
 
 }  // namespace ferry::ops

@@ -125,6 +125,21 @@ struct RopeParams {
 // The frequencies are computed inside the kernel (no buffer). CPU only for now.
 void rope(Stream& s, TensorView qkv, TensorView pos, const AttentionShape& a, const RopeParams& p);
 
+// Grouped-query overloads of the attention ops (LLaMA, Mistral, Granite). Shapes with
+// W = (n_heads + 2 n_kv_heads) * head_dim:
+//   attention_prefill: qkv[T, W], offsets[B+1] as above, out[T, n_heads*head_dim]
+//   kv_append:         k_cache/v_cache[S, cap, n_kv_heads*head_dim]
+//   attention_decode:  qkv[B, W], caches as kv_append, out[B, n_heads*head_dim]
+// Softmax scale a.scale. n_heads % n_kv_heads != 0 is BadInput. The GPT-2 signatures above forward
+// here with n_kv_heads = n_heads, head_dim = H / n_heads, scale = 1/sqrt(head_dim) (f32), so their
+// results are unchanged. CPU; on CUDA only the n_kv_heads == n_heads, scale = 1/sqrt(D) case runs
+// (through the existing kernels), otherwise InternalError "not implemented on CUDA yet".
+void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, const AttentionShape& a, TensorView out);
+void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache,
+               const AttentionShape& a);
+void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq,
+                      TensorView len, const AttentionShape& a, TensorView out);
+
 struct SamplingParams {
   bool greedy = true;        // argmax (lowest index wins ties); ignores the rest
   float temperature = 1.0f;  // > 0

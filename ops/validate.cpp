@@ -305,6 +305,19 @@ void rope(DeviceKind /*dev*/, const TensorView& qkv, const TensorView& pos, cons
               "llama3 scaling needs original_context > 0 and high_freq_factor > low_freq_factor > 0");
 }
 
+void attention_gqa(const char* op, const TensorView& qkv, const AttentionShape& a) {
+  const OpCheck c(op, {{"qkv", &qkv}});
+  c.tensor(qkv, "qkv", 2);
+  c.dtype(qkv, "qkv", DType::F32);
+  c.require(a.n_heads > 0 && a.n_kv_heads > 0 && a.head_dim > 0, "n_heads, n_kv_heads and head_dim must be > 0");
+  if (a.n_heads % a.n_kv_heads != 0)
+    throw BadInput(std::string(op) + ": n_heads " + std::to_string(a.n_heads) + " is not a multiple of n_kv_heads " +
+                   std::to_string(a.n_kv_heads));
+  c.require(qkv.dim(1) == static_cast<std::int64_t>(a.n_heads + 2 * a.n_kv_heads) * a.head_dim,
+            "qkv must be [T, (n_heads + 2 n_kv_heads) head_dim]");
+  c.require(std::isfinite(a.scale), "scale must be finite");
+}
+
 void sample(DeviceKind /*dev*/, const TensorView& logits, const SamplingParams& p, const TensorView& seq,
             const TensorView& step, const TensorView& out_ids) {
   const OpCheck c("sample", {{"logits", &logits}, {"seq", &seq}, {"step", &step}, {"out_ids", &out_ids}});
