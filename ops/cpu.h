@@ -16,6 +16,14 @@ void attention_prefill(TensorView qkv, TensorView offsets, int n_heads, TensorVi
 void attention_prefill_unfused(TensorView qkv, TensorView offsets, int n_heads, TensorView scores, TensorView out);
 void kv_append(TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache);
 void attention_decode(TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq, TensorView len, int n_heads, TensorView out);
+void add_rmsnorm(TensorView residual, TensorView delta, float delta_scale, TensorView gamma, float eps, TensorView out);
+void swiglu(TensorView gate_up, TensorView out);
+void scale(TensorView x, float factor);
+void embedding_lookup(TensorView ids, TensorView wte, float scale, TensorView out);
+void rope(TensorView qkv, TensorView pos, const AttentionShape& a, const RopeParams& p);
+void attention_prefill(TensorView qkv, TensorView offsets, const AttentionShape& a, TensorView out);
+void kv_append(TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache, const AttentionShape& a);
+void attention_decode(TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq, TensorView len, const AttentionShape& a, TensorView out);
 void sample(TensorView logits, const SamplingParams& p, TensorView seq, TensorView step, TensorView out_ids);
 
 }  // namespace ferry::ops::cpu

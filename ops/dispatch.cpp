@@ -1,6 +1,8 @@
 // Op entry points (ops/ops.h): check the operands on the calling thread, then hand the work to the
 // stream's device. CPU: a task on the CpuStream (operands captured by value). CUDA: the launcher in
 // ops/cuda.h, which enqueues kernels on the cudaStream_t.
+#include <cmath>
+
 #include "base/cpu_backend.h"
 #include "base/error.h"
 #include "ops/cpu.h"
@@ -133,6 +135,97 @@ void sample(Stream& s, TensorView logits, const SamplingParams& p, TensorView se
     return;
   }
   FERRY_OPS_CUDA_CALL(sample, logits, p, seq, step, out_ids);
+}
+
+// The LLaMA-family ops below have no CUDA kernels yet: on a CUDA stream they throw.
+#define FERRY_OPS_NO_CUDA(op) throw InternalError(#op ": not implemented on CUDA yet")
+
+void add_rmsnorm(Stream& s, TensorView residual, TensorView delta, float delta_scale, TensorView gamma, float eps,
+                 TensorView out) {
+  check::add_rmsnorm(s.device(), residual, delta, gamma, eps, out);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "add_rmsnorm").enqueue([=] { cpu::add_rmsnorm(residual, delta, delta_scale, gamma, eps, out); });
+    return;
+  }
+  FERRY_OPS_NO_CUDA(add_rmsnorm);
+}
+
+void swiglu(Stream& s, TensorView gate_up, TensorView out) {
+  check::swiglu(s.device(), gate_up, out);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "swiglu").enqueue([=] { cpu::swiglu(gate_up, out); });
+    return;
+  }
+  FERRY_OPS_NO_CUDA(swiglu);
+}
+
+void scale(Stream& s, TensorView x, float factor) {
+  check::scale(s.device(), x);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "scale").enqueue([=] { cpu::scale(x, factor); });
+    return;
+  }
+  FERRY_OPS_NO_CUDA(scale);
+}
+
+void embedding_lookup(Stream& s, TensorView ids, TensorView wte, float scale, TensorView out) {
+  check::embedding_lookup(s.device(), ids, wte, out);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "embedding_lookup").enqueue([=] { cpu::embedding_lookup(ids, wte, scale, out); });
+    return;
+  }
+  FERRY_OPS_NO_CUDA(embedding_lookup);
+}
+
+void rope(Stream& s, TensorView qkv, TensorView pos, const AttentionShape& a, const RopeParams& p) {
+  check::rope(s.device(), qkv, pos, a, p);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "rope").enqueue([=, shape = a, params = p] { cpu::rope(qkv, pos, shape, params); });
+    return;
+  }
+  FERRY_OPS_NO_CUDA(rope);
+}
+
+// GQA attention. CUDA runs only the GPT-2 case (n_kv_heads == n_heads, scale 1/sqrt(D)) through the
+// existing kernels until they are generalised.
+namespace {
+bool cuda_mha_case(const AttentionShape& a) {
+  return a.n_kv_heads == a.n_heads && a.scale == 1.0f / std::sqrt(static_cast<float>(a.head_dim));
+}
+}  // namespace
+
+void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, const AttentionShape& a, TensorView out) {
+  check::attention_gqa("attention_prefill", qkv, a);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "attention_prefill").enqueue([=, shape = a] { cpu::attention_prefill(qkv, offsets, shape, out); });
+    return;
+  }
+  if (!cuda_mha_case(a)) FERRY_OPS_NO_CUDA(attention_prefill (grouped-query or custom scale));
+  attention_prefill(s, qkv, offsets, a.n_heads, out);
+}
+
+void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache,
+               const AttentionShape& a) {
+  check::attention_gqa("kv_append", qkv, a);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "kv_append").enqueue([=, shape = a] { cpu::kv_append(qkv, seq, pos, k_cache, v_cache, shape); });
+    return;
+  }
+  if (a.n_kv_heads != a.n_heads) FERRY_OPS_NO_CUDA(kv_append (grouped-query));
+  kv_append(s, qkv, seq, pos, k_cache, v_cache);
+}
+
+void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq,
+                      TensorView len, const AttentionShape& a, TensorView out) {
+  check::attention_gqa("attention_decode", qkv, a);
+  if (s.device() == DeviceKind::CPU) {
+    cpu_stream(s, "attention_decode").enqueue([=, shape = a] {
+      cpu::attention_decode(qkv, k_cache, v_cache, seq, len, shape, out);
+    });
+    return;
+  }
+  if (!cuda_mha_case(a)) FERRY_OPS_NO_CUDA(attention_decode (grouped-query or custom scale));
+  attention_decode(s, qkv, k_cache, v_cache, seq, len, a.n_heads, out);
 }
 
 }  // namespace ferry::ops

@@ -74,6 +74,72 @@ void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, Tensor
 void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq,
                       TensorView len, int n_heads, TensorView out);
 
+// ---- LLaMA family -------------------------------------------------------------------------------
+
+// Fused residual add + RMSNorm (Zhang & Sennrich 2019), computed in fp32 as LLaMA does:
+//   if delta present: residual[t, :] += delta_scale * delta[t, :]   (in place)
+//   out[t, :] = residual[t, :] * rsqrt(mean(residual[t, :]^2) + eps) * gamma
+// residual[T, H] (in/out), delta[T, H] (optional: data may be null), gamma[H], out[T, H].
+// CPU only for now (CUDA: InternalError "not implemented on CUDA").
+void add_rmsnorm(Stream& s, TensorView residual, TensorView delta, float delta_scale, TensorView gamma, float eps,
+                 TensorView out);
+
+// out[T, F] = silu(gate_up[:, 0:F]) * gate_up[:, F:2F], silu(x) = x / (1 + exp(-x)). gate_up[T, 2F].
+// CPU only for now.
+void swiglu(Stream& s, TensorView gate_up, TensorView out);
+
+// x *= factor, elementwise, in place (x f32, any rank >= 1). CPU only for now.
+void scale(Stream& s, TensorView x, float factor);
+
+// out[t, :] = wte[ids[t], :] * scale (no position table; scale 1 copies exactly).
+// ids[T] i32, wte[V, H], out[T, H]. An id outside [0, V) is an InternalError on the CPU (as embedding).
+// CPU only for now.
+void embedding_lookup(Stream& s, TensorView ids, TensorView wte, float scale, TensorView out);
+
+// Grouped-query attention geometry. Query head h reads KV head h / (n_heads / n_kv_heads);
+// n_heads % n_kv_heads == 0. qkv rows are [q (n_heads*D) | k (n_kv_heads*D) | v (n_kv_heads*D)].
+// scale is the softmax scale (1/sqrt(head_dim) for LLaMA; Granite uses its own).
+struct AttentionShape {
+  int n_heads;
+  int n_kv_heads;
+  int head_dim;
+  float scale;
+};
+
+// Rotary position embedding parameters (Hugging Face's rotate-half convention).
+//   scaling: 0 none, 1 linear (inv_freq /= factor), 2 llama3 (transformers' _compute_llama3_parameters).
+struct RopeParams {
+  float theta = 10000.0f;
+  int rotary_dim = 0;  // 0 = head_dim; otherwise the first rotary_dim columns of each head rotate
+  int scaling = 0;
+  float factor = 1.0f;
+  float low_freq_factor = 1.0f;
+  float high_freq_factor = 4.0f;
+  int original_context = 8192;
+};
+
+// In place on the q heads and the k heads of each row of qkv[T, (n_heads + 2 n_kv_heads) D] at
+// position pos[t] (i32 [T]). With R = rotary_dim, for i in [0, R/2): inv_freq_i = theta^(-2i/R)
+// (then scaled), angle = f32(pos) * inv_freq_i in f32 as PyTorch does, x1 = x[i], x2 = x[i + R/2]:
+//   x[i] = x1 cos - x2 sin,  x[i + R/2] = x2 cos + x1 sin.
+// The frequencies are computed inside the kernel (no buffer). CPU only for now.
+void rope(Stream& s, TensorView qkv, TensorView pos, const AttentionShape& a, const RopeParams& p);
+
+// Grouped-query overloads of the attention ops (LLaMA, Mistral, Granite). Shapes with
+// W = (n_heads + 2 n_kv_heads) * head_dim:
+//   attention_prefill: qkv[T, W], offsets[B+1] as above, out[T, n_heads*head_dim]
+//   kv_append:         k_cache/v_cache[S, cap, n_kv_heads*head_dim]
+//   attention_decode:  qkv[B, W], caches as kv_append, out[B, n_heads*head_dim]
+// Softmax scale a.scale. n_heads % n_kv_heads != 0 is BadInput. The GPT-2 signatures above forward
+// here with n_kv_heads = n_heads, head_dim = H / n_heads, scale = 1/sqrt(head_dim) (f32), so their
+// results are unchanged. CPU; on CUDA only the n_kv_heads == n_heads, scale = 1/sqrt(D) case runs
+// (through the existing kernels), otherwise InternalError "not implemented on CUDA yet".
+void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, const AttentionShape& a, TensorView out);
+void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache,
+               const AttentionShape& a);
+void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq,
+                      TensorView len, const AttentionShape& a, TensorView out);
+
 struct SamplingParams {
   bool greedy = true;        // argmax (lowest index wins ties); ignores the rest
   float temperature = 1.0f;  // > 0

@@ -236,6 +236,88 @@ void attention_decode(DeviceKind /*dev*/, const TensorView& qkv, const TensorVie
   c.require(n_heads > 0 && h % n_heads == 0, "n_heads must be > 0 and divide H");
 }
 
+void add_rmsnorm(DeviceKind dev, const TensorView& residual, const TensorView& delta, const TensorView& gamma, float eps,
+                 const TensorView& out) {
+  const OpCheck c("add_rmsnorm", {{"residual", &residual}, {"delta", &delta}, {"gamma", &gamma}, {"out", &out}});
+  c.tensor(residual, "residual", 2);
+  c.tensor(gamma, "gamma", 1);
+  c.tensor(out, "out", 2);
+  c.dtype(residual, "residual", DType::F32);
+  c.dtype(out, "out", DType::F32);
+  c.weight(dev, gamma, "gamma");
+  c.require(out.shape == residual.shape, "out must have the shape of residual [T, H]");
+  c.require(gamma.dim(0) == residual.dim(1), "gamma must be [H]");
+  if (delta.present()) {
+    c.dtype(delta, "delta", DType::F32);
+    c.require(delta.shape == residual.shape, "delta must have the shape of residual [T, H]");
+  }
+  c.require(std::isfinite(eps) && eps >= 0.0f, "eps must be finite and >= 0");
+}
+
+void swiglu(DeviceKind /*dev*/, const TensorView& gate_up, const TensorView& out) {
+  const OpCheck c("swiglu", {{"gate_up", &gate_up}, {"out", &out}});
+  c.tensor(gate_up, "gate_up", 2);
+  c.tensor(out, "out", 2);
+  c.dtype(gate_up, "gate_up", DType::F32);
+  c.dtype(out, "out", DType::F32);
+  c.require(gate_up.dim(1) % 2 == 0, "gate_up must be [T, 2F]");
+  c.require(out.dim(0) == gate_up.dim(0) && out.dim(1) == gate_up.dim(1) / 2, "out must be [T, F]");
+}
+
+void scale(DeviceKind /*dev*/, const TensorView& x) {
+  const OpCheck c("scale", {{"x", &x}});
+  c.require(x.shape.rank >= 1, "x must have rank >= 1");
+  c.tensor(x, "x", x.shape.rank);
+  c.dtype(x, "x", DType::F32);
+}
+
+void embedding_lookup(DeviceKind dev, const TensorView& ids, const TensorView& wte, const TensorView& out) {
+  const OpCheck c("embedding_lookup", {{"ids", &ids}, {"wte", &wte}, {"out", &out}});
+  c.tensor(ids, "ids", 1);
+  c.tensor(wte, "wte", 2);
+  c.tensor(out, "out", 2);
+  c.dtype(ids, "ids", DType::I32);
+  c.weight(dev, wte, "wte");
+  c.dtype(out, "out", DType::F32);
+  c.require(out.dim(0) == ids.dim(0), "ids and out must have T rows");
+  c.require(wte.dim(1) == out.dim(1), "wte and out must have H columns");
+}
+
+void rope(DeviceKind /*dev*/, const TensorView& qkv, const TensorView& pos, const AttentionShape& a,
+          const RopeParams& p) {
+  const OpCheck c("rope", {{"qkv", &qkv}, {"pos", &pos}});
+  c.tensor(qkv, "qkv", 2);
+  c.tensor(pos, "pos", 1);
+  c.dtype(qkv, "qkv", DType::F32);
+  c.dtype(pos, "pos", DType::I32);
+  c.require(a.n_heads > 0 && a.n_kv_heads > 0 && a.head_dim > 0, "n_heads, n_kv_heads and head_dim must be > 0");
+  c.require(a.n_heads % a.n_kv_heads == 0, "n_heads must be a multiple of n_kv_heads");
+  c.require(qkv.dim(1) == static_cast<std::int64_t>(a.n_heads + 2 * a.n_kv_heads) * a.head_dim,
+            "qkv must be [T, (n_heads + 2 n_kv_heads) head_dim]");
+  c.require(pos.dim(0) == qkv.dim(0), "pos must be [T]");
+  const int r = p.rotary_dim == 0 ? a.head_dim : p.rotary_dim;
+  c.require(r > 0 && r <= a.head_dim && r % 2 == 0, "rotary_dim must be even and in (0, head_dim]");
+  c.require(std::isfinite(p.theta) && p.theta > 0.0f, "theta must be finite and > 0");
+  c.require(p.scaling >= 0 && p.scaling <= 2, "scaling must be 0 (none), 1 (linear) or 2 (llama3)");
+  if (p.scaling != 0) c.require(std::isfinite(p.factor) && p.factor > 0.0f, "factor must be finite and > 0");
+  if (p.scaling == 2)
+    c.require(p.original_context > 0 && p.low_freq_factor > 0.0f && p.high_freq_factor > p.low_freq_factor,
+              "llama3 scaling needs original_context > 0 and high_freq_factor > low_freq_factor > 0");
+}
+
+void attention_gqa(const char* op, const TensorView& qkv, const AttentionShape& a) {
+  const OpCheck c(op, {{"qkv", &qkv}});
+  c.tensor(qkv, "qkv", 2);
+  c.dtype(qkv, "qkv", DType::F32);
+  c.require(a.n_heads > 0 && a.n_kv_heads > 0 && a.head_dim > 0, "n_heads, n_kv_heads and head_dim must be > 0");
+  if (a.n_heads % a.n_kv_heads != 0)
+    throw BadInput(std::string(op) + ": n_heads " + std::to_string(a.n_heads) + " is not a multiple of n_kv_heads " +
+                   std::to_string(a.n_kv_heads));
+  c.require(qkv.dim(1) == static_cast<std::int64_t>(a.n_heads + 2 * a.n_kv_heads) * a.head_dim,
+            "qkv must be [T, (n_heads + 2 n_kv_heads) head_dim]");
+  c.require(std::isfinite(a.scale), "scale must be finite");
+}
+
 void sample(DeviceKind /*dev*/, const TensorView& logits, const SamplingParams& p, const TensorView& seq,
             const TensorView& step, const TensorView& out_ids) {
   const OpCheck c("sample", {{"logits", &logits}, {"seq", &seq}, {"step", &step}, {"out_ids", &out_ids}});

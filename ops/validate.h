@@ -31,6 +31,14 @@ void kv_append(DeviceKind dev, const TensorView& qkv, const TensorView& seq, con
                const TensorView& k_cache, const TensorView& v_cache);
 void attention_decode(DeviceKind dev, const TensorView& qkv, const TensorView& k_cache, const TensorView& v_cache,
                       const TensorView& seq, const TensorView& len, int n_heads, const TensorView& out);
+void add_rmsnorm(DeviceKind dev, const TensorView& residual, const TensorView& delta, const TensorView& gamma, float eps,
+                 const TensorView& out);
+void swiglu(DeviceKind dev, const TensorView& gate_up, const TensorView& out);
+void scale(DeviceKind dev, const TensorView& x);
+void embedding_lookup(DeviceKind dev, const TensorView& ids, const TensorView& wte, const TensorView& out);
+void rope(DeviceKind dev, const TensorView& qkv, const TensorView& pos, const AttentionShape& a, const RopeParams& p);
+// GQA attention operands (ops/ops.h); n_heads % n_kv_heads != 0 throws BadInput.
+void attention_gqa(const char* op, const TensorView& qkv, const AttentionShape& a);
 void sample(DeviceKind dev, const TensorView& logits, const SamplingParams& p, const TensorView& seq,
             const TensorView& step, const TensorView& out_ids);
 

@@ -51,13 +51,38 @@ std::string at(const char* name, std::int64_t i, std::int64_t v) {
   return std::string(name) + "[" + std::to_string(i) + "] = " + std::to_string(v);
 }
 
+// GPT-2 shape: n_kv_heads = n_heads, D = H / n_heads, scale 1/sqrt(D) in f32 (what these kernels
+// have always used, so results are bit-identical through the GQA overloads).
+AttentionShape mha_shape(std::int64_t hidden, int n_heads) {
+  const int d = static_cast<int>(hidden / n_heads);
+  return AttentionShape{n_heads, n_heads, d, 1.0f / std::sqrt(static_cast<float>(d))};
+}
+
+void require(bool cond, const char* op, const std::string& what) {
+  if (!cond) throw InternalError(std::string(op) + ": " + what);
+}
+
 }  // namespace
 
 void attention_prefill(TensorView qkv, TensorView offsets, int n_heads, TensorView out) {
   check::attention_prefill(DeviceKind::CPU, qkv, offsets, n_heads, out);
+  if (qkv.dim(1) == 0) return;  // H = 0: nothing to attend (the GQA shape needs head_dim > 0)
+  attention_prefill(qkv, offsets, mha_shape(qkv.dim(1) / 3, n_heads), out);
+}
+
+void attention_prefill(TensorView qkv, TensorView offsets, const AttentionShape& a, TensorView out) {
+  check::attention_gqa("attention_prefill", qkv, a);
+  const std::int64_t q_width = static_cast<std::int64_t>(a.n_heads) * a.head_dim;
+  const std::int64_t kv_width = static_cast<std::int64_t>(a.n_kv_heads) * a.head_dim;
+  require(offsets.dtype == DType::I32 && offsets.shape.rank == 1 && offsets.dim(0) >= 1, "attention_prefill",
+          "offsets must be i32 [B+1]");
+  require(out.dtype == DType::F32 && out.shape.rank == 2 && out.dim(0) == qkv.dim(0) && out.dim(1) == q_width,
+          "attention_prefill", "out must be f32 [T, n_heads*head_dim] = [" + std::to_string(qkv.dim(0)) + ", " +
+                                   std::to_string(q_width) + "], got " + out.shape.str());
   const std::int64_t n_tokens = qkv.dim(0);
-  const std::int64_t hidden = qkv.dim(1) / 3;
-  const int head_dim = static_cast<int>(hidden / n_heads);
+  const int n_heads = a.n_heads;
+  const int head_dim = a.head_dim;
+  const int group = a.n_heads / a.n_kv_heads;
   const std::int64_t n_seq = offsets.dim(0) - 1;
   const auto* off = offsets.as<const std::int32_t>();  // [B+1]
   if (off[0] != 0 || off[n_seq] != n_tokens)
@@ -65,12 +90,12 @@ void attention_prefill(TensorView qkv, TensorView offsets, int n_heads, TensorVi
                         std::to_string(off[0]) + " .. " + std::to_string(off[n_seq]));
   for (std::int64_t b = 0; b < n_seq; ++b)
     if (off[b + 1] < off[b]) throw InternalError("attention_prefill: offsets decrease at " + at("offsets", b + 1, off[b + 1]));
-  if (n_tokens == 0 || head_dim == 0) return;
+  if (n_tokens == 0) return;
 
-  const auto* base = qkv.as<const float>();  // [T, 3H]
-  auto* o = out.as<float>();                 // [T, H]
-  const std::int64_t stride = 3 * hidden;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const auto* base = qkv.as<const float>();  // [T, W]
+  auto* o = out.as<float>();                 // [T, n_heads*D]
+  const std::int64_t stride = qkv.dim(1);
+  const float scale = a.scale;
   const std::int64_t items = n_tokens * n_heads;
   std::int64_t pairs = 0;  // (query, key) pairs: the work, to keep tiny batches off the thread pool
   for (std::int64_t b = 0; b < n_seq; ++b) {
@@ -78,24 +103,40 @@ void attention_prefill(TensorView qkv, TensorView offsets, int n_heads, TensorVi
     pairs += l * (l + 1) / 2;
   }
   // Row t costs O(t - start): dynamic scheduling evens out the causal triangle.
-#pragma omp parallel for schedule(dynamic, 8) if (pairs * hidden > kParallelWork)
+#pragma omp parallel for schedule(dynamic, 8) if (pairs * q_width > kParallelWork)
   for (std::int64_t item = 0; item < items; ++item) {
     const std::int64_t t = item / n_heads;
     const std::int64_t h = item % n_heads;
+    const std::int64_t kvh = h / group;
     // The sequence holding row t: the last b with offsets[b] <= t (skips empty sequences).
     const std::int64_t b = std::upper_bound(off, off + n_seq + 1, static_cast<std::int32_t>(t)) - off - 1;
     const std::int64_t start = off[b];
     const float* q = base + t * stride + h * head_dim;
-    const float* k = base + start * stride + hidden + h * head_dim;
-    const float* v = base + start * stride + 2 * hidden + h * head_dim;
-    attend_row(q, k, v, stride, t - start + 1, head_dim, scale, o + t * hidden + h * head_dim);
+    const float* k = base + start * stride + q_width + kvh * head_dim;
+    const float* v = base + start * stride + q_width + kv_width + kvh * head_dim;
+    attend_row(q, k, v, stride, t - start + 1, head_dim, scale, o + t * q_width + h * head_dim);
   }
 }
 
 void kv_append(TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache) {
   check::kv_append(DeviceKind::CPU, qkv, seq, pos, k_cache, v_cache);
+  const int h = static_cast<int>(qkv.dim(1) / 3);
+  if (h == 0) return;
+  kv_append(qkv, seq, pos, k_cache, v_cache, AttentionShape{1, 1, h, 1.0f});
+}
+
+void kv_append(TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache,
+               const AttentionShape& a) {
+  check::attention_gqa("kv_append", qkv, a);
+  const std::int64_t q_width = static_cast<std::int64_t>(a.n_heads) * a.head_dim;
+  const std::int64_t kv_width = static_cast<std::int64_t>(a.n_kv_heads) * a.head_dim;
+  require(seq.dtype == DType::I32 && pos.dtype == DType::I32 && seq.numel() == qkv.dim(0) &&
+              pos.numel() == qkv.dim(0),
+          "kv_append", "seq and pos must be i32 [T]");
+  require(k_cache.dtype == DType::F32 && k_cache.shape.rank == 3 && k_cache.shape == v_cache.shape &&
+              v_cache.dtype == DType::F32 && k_cache.dim(2) == kv_width,
+          "kv_append", "caches must be f32 [S, cap, n_kv_heads*head_dim], got " + k_cache.shape.str());
   const std::int64_t n_tokens = qkv.dim(0);
-  const std::int64_t hidden = qkv.dim(1) / 3;
   const std::int64_t n_slots = k_cache.dim(0);
   const std::int64_t cap = k_cache.dim(1);
   const auto* sq = seq.as<const std::int32_t>();  // [T]
@@ -106,24 +147,43 @@ void kv_append(TensorView qkv, TensorView seq, TensorView pos, TensorView k_cach
     if (ps[t] < 0 || ps[t] >= cap)
       throw InternalError("kv_append: " + at("pos", t, ps[t]) + " outside the cache capacity " + std::to_string(cap));
   }
-  const auto* src = qkv.as<const float>();  // [T, 3H]
-  auto* kc = k_cache.as<float>();           // [S, cap, H]
-  auto* vc = v_cache.as<float>();           // [S, cap, H]
-#pragma omp parallel for schedule(static) if (n_tokens * hidden > 65536)
+  const auto* src = qkv.as<const float>();  // [T, W]
+  auto* kc = k_cache.as<float>();           // [S, cap, kv_width]
+  auto* vc = v_cache.as<float>();
+  const std::int64_t stride = qkv.dim(1);
+#pragma omp parallel for schedule(static) if (n_tokens * kv_width > 65536)
   for (std::int64_t t = 0; t < n_tokens; ++t) {
-    const std::int64_t dst = (static_cast<std::int64_t>(sq[t]) * cap + ps[t]) * hidden;
-    const float* row = src + t * 3 * hidden;
-    std::copy(row + hidden, row + 2 * hidden, kc + dst);
-    std::copy(row + 2 * hidden, row + 3 * hidden, vc + dst);
+    const std::int64_t dst = (static_cast<std::int64_t>(sq[t]) * cap + ps[t]) * kv_width;
+    const float* row = src + t * stride + q_width;
+    std::copy(row, row + kv_width, kc + dst);
+    std::copy(row + kv_width, row + 2 * kv_width, vc + dst);
   }
 }
 
 void attention_decode(TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq, TensorView len,
                       int n_heads, TensorView out) {
   check::attention_decode(DeviceKind::CPU, qkv, k_cache, v_cache, seq, len, n_heads, out);
+  if (qkv.dim(1) == 0) return;
+  attention_decode(qkv, k_cache, v_cache, seq, len, mha_shape(qkv.dim(1) / 3, n_heads), out);
+}
+
+void attention_decode(TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq, TensorView len,
+                      const AttentionShape& a, TensorView out) {
+  check::attention_gqa("attention_decode", qkv, a);
+  const std::int64_t q_width = static_cast<std::int64_t>(a.n_heads) * a.head_dim;
+  const std::int64_t kv_width = static_cast<std::int64_t>(a.n_kv_heads) * a.head_dim;
+  require(seq.dtype == DType::I32 && len.dtype == DType::I32 && seq.numel() == qkv.dim(0) &&
+              len.numel() == qkv.dim(0),
+          "attention_decode", "seq and len must be i32 [B]");
+  require(k_cache.dtype == DType::F32 && k_cache.shape.rank == 3 && k_cache.shape == v_cache.shape &&
+              v_cache.dtype == DType::F32 && k_cache.dim(2) == kv_width,
+          "attention_decode", "caches must be f32 [S, cap, n_kv_heads*head_dim], got " + k_cache.shape.str());
+  require(out.dtype == DType::F32 && out.shape.rank == 2 && out.dim(0) == qkv.dim(0) && out.dim(1) == q_width,
+          "attention_decode", "out must be f32 [B, n_heads*head_dim], got " + out.shape.str());
   const std::int64_t n_rows = qkv.dim(0);
-  const std::int64_t hidden = qkv.dim(1) / 3;
-  const int head_dim = static_cast<int>(hidden / n_heads);
+  const int n_heads = a.n_heads;
+  const int head_dim = a.head_dim;
+  const int group = a.n_heads / a.n_kv_heads;
   const std::int64_t n_slots = k_cache.dim(0);
   const std::int64_t cap = k_cache.dim(1);
   const auto* sq = seq.as<const std::int32_t>();  // [B]
@@ -135,22 +195,23 @@ void attention_decode(TensorView qkv, TensorView k_cache, TensorView v_cache, Te
     if (ln[b] < 1 || ln[b] > cap)
       throw InternalError("attention_decode: " + at("len", b, ln[b]) + " outside [1, " + std::to_string(cap) + "]");
   }
-  if (n_rows == 0 || head_dim == 0) return;
-  const auto* q_base = qkv.as<const float>();  // [B, 3H]
-  const auto* kc = k_cache.as<const float>();  // [S, cap, H]
-  const auto* vc = v_cache.as<const float>();  // [S, cap, H]
-  auto* o = out.as<float>();                   // [B, H]
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  if (n_rows == 0) return;
+  const auto* q_base = qkv.as<const float>();  // [B, W]
+  const auto* kc = k_cache.as<const float>();  // [S, cap, kv_width]
+  const auto* vc = v_cache.as<const float>();
+  auto* o = out.as<float>();                   // [B, q_width]
+  const std::int64_t stride = qkv.dim(1);
+  const float scale = a.scale;
   const std::int64_t items = n_rows * n_heads;
   std::int64_t keys = 0;  // the work, to keep tiny batches off the thread pool
   for (std::int64_t b = 0; b < n_rows; ++b) keys += ln[b];
-#pragma omp parallel for schedule(dynamic, 4) if (keys * hidden > kParallelWork / 16)
+#pragma omp parallel for schedule(dynamic, 4) if (keys * q_width > kParallelWork / 16)
   for (std::int64_t item = 0; item < items; ++item) {
     const std::int64_t b = item / n_heads;
     const std::int64_t h = item % n_heads;
-    const std::int64_t slot = static_cast<std::int64_t>(sq[b]) * cap * hidden + h * head_dim;
-    attend_row(q_base + b * 3 * hidden + h * head_dim, kc + slot, vc + slot, hidden, ln[b], head_dim, scale,
-               o + b * hidden + h * head_dim);
+    const std::int64_t slot = static_cast<std::int64_t>(sq[b]) * cap * kv_width + (h / group) * head_dim;
+    attend_row(q_base + b * stride + h * head_dim, kc + slot, vc + slot, kv_width, ln[b], head_dim, scale,
+               o + b * q_width + h * head_dim);
   }
 }
 

@@ -37,3 +37,28 @@ void embedding(TensorView ids, TensorView pos, TensorView wte, TensorView wpe, T
 }
 
 }  // namespace ferry::ops::cpu
+
+namespace ferry::ops::cpu {
+
+// out[t, :] = wte[ids[t], :] * scale (the LLaMA embedding: no position table).
+void embedding_lookup(TensorView ids, TensorView wte, float scale, TensorView out) {
+  check::embedding_lookup(DeviceKind::CPU, ids, wte, out);
+  const std::int64_t n_tokens = ids.dim(0);
+  const std::int64_t hidden = out.dim(1);
+  const std::int64_t vocab = wte.dim(0);
+  const auto* id = ids.as<const std::int32_t>();
+  for (std::int64_t t = 0; t < n_tokens; ++t)
+    if (id[t] < 0 || id[t] >= vocab)
+      throw InternalError("embedding_lookup: ids[" + std::to_string(t) + "] = " + std::to_string(id[t]) +
+                          " outside the vocabulary of " + std::to_string(vocab));
+  const auto* te = wte.as<const float>();
+  auto* o = out.as<float>();
+#pragma omp parallel for schedule(static) if (n_tokens * hidden > 16384)
+  for (std::int64_t t = 0; t < n_tokens; ++t) {
+    const float* a = te + id[t] * hidden;
+    float* y = o + t * hidden;
+    for (std::int64_t i = 0; i < hidden; ++i) y[i] = a[i] * scale;
+  }
+}
+
+}  // namespace ferry::ops::cpu
