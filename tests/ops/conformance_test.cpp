@@ -19,6 +19,14 @@
 //   add                            exact on CPU; 1e-6 on CUDA (one f32 add)
 //   decode vs prefill's last row   1e-5 / 1e-5 (same device, same keys)
 //   sample                         token ids identical to the reference
+//   add_rmsnorm                    as add_layernorm
+//   swiglu                         as activation
+//   scale, embedding_lookup        as embedding (exact on CPU)
+//   rope                           CPU 1e-5 / 1e-5 (same f32 angle as the reference); CUDA 1e-4 / 1e-4
+//   GQA prefill / decode           as attention prefill / decode; kv_append exact;
+//                                  GPT-2 signatures vs GQA overloads with n_kv = n_heads: bit-identical
+// CUDA kernels for the LLaMA-family ops and for n_kv_heads < n_heads are not written yet: those
+// entry points throw on CUDA, and their Cuda.* tests skip visibly.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -435,6 +443,7 @@ constexpr Bound kRope = kCuda ? Bound{1e-4, 1e-4} : Bound{1e-5, 1e-5};
 
 OPS_TEST(AddRmsNorm) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  if (kCuda) GTEST_SKIP() << "AddRmsNorm: no CUDA kernel yet (the entry point throws on CUDA)";
   for (int hidden : {16, 80, 128}) {
     for (int tokens : {1, 7, 13}) {
       for (bool with_delta : {true, false}) {
@@ -467,6 +476,7 @@ OPS_TEST(AddRmsNorm) {
 
 OPS_TEST(SwiGlu) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  if (kCuda) GTEST_SKIP() << "SwiGlu: no CUDA kernel yet (the entry point throws on CUDA)";
   for (int tokens : {1, 7, 13}) {
     const int f = 37;
     auto gu = uniform(static_cast<std::size_t>(tokens) * 2 * f, -6, 6, 43);
@@ -483,6 +493,7 @@ OPS_TEST(SwiGlu) {
 
 OPS_TEST(Scale) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  if (kCuda) GTEST_SKIP() << "Scale: no CUDA kernel yet (the entry point throws on CUDA)";
   auto x = uniform(13 * 101, -5, 5, 44);
   DevBuf d_x(x, DType::F32, {13, 101});
   scale(dev->s(), d_x.view(), 1.0f / 8.0f);
@@ -494,6 +505,7 @@ OPS_TEST(Scale) {
 
 OPS_TEST(EmbeddingLookup) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  if (kCuda) GTEST_SKIP() << "EmbeddingLookup: no CUDA kernel yet (the entry point throws on CUDA)";
   std::vector<std::int32_t> ids(kTokens);
   for (int t = 0; t < kTokens; ++t) ids[t] = (t * 37 + 11) % kVocab;
   ids[0] = 0;
@@ -521,6 +533,7 @@ OPS_TEST(EmbeddingLookup) {
 
 OPS_TEST(Rope) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  if (kCuda) GTEST_SKIP() << "Rope: no CUDA kernel yet (the entry point throws on CUDA)";
   struct Case {
     int n_kv, ratio, d, scaling;
   };
@@ -560,6 +573,7 @@ OPS_TEST(Rope) {
 // RoPE by hand: at position 0 nothing changes; D = 2 at position 1 rotates by 1 radian.
 OPS_TEST(RopeByHand) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  if (kCuda) GTEST_SKIP() << "RopeByHand: no CUDA kernel yet (the entry point throws on CUDA)";
   const AttentionShape a{1, 1, 2, 1.0f};
   std::vector<float> qkv{1.0f, 0.0f, 0.5f, 0.25f, 9.0f, 9.0f, 1.0f, 0.0f, 0.5f, 0.25f, 9.0f, 9.0f};
   std::vector<std::int32_t> pos{0, 1};
