@@ -1,4 +1,5 @@
 // `ferry run`: prefill a nested batch of prompts and decode N tokens per sequence.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -189,7 +190,9 @@ void run(const RunFlags& f) {
   std::optional<TextStream> text_out;
   if (stream_text) {
     text_out.emplace(*tokenizer);
-    req.on_token = [&text_out](int, std::int32_t id) {
+    req.on_token = [&text_out, &req](int, std::int32_t id) {
+      // The end-of-turn / end-of-sequence token ends the text; it is not part of it.
+      if (std::find(req.stop_ids.begin(), req.stop_ids.end(), id) != req.stop_ids.end()) return;
       const std::string piece = text_out->push(id);
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);

@@ -1,0 +1,87 @@
+// The LLaMA family end to end: a tiny GQA model (6 query heads, 2 KV heads, untied head) as a GGUF
+// file and as a Hugging Face directory, against an independent numpy LLaMA (scripts/gguf/llama_ref.py,
+// data made by scripts/gguf/make_gguf_tests.py): fp32 logits within 1e-4 relative, greedy identical;
+// the GGUF and the directory give the same logits; every policy gives the resident logits bit for bit.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "models/npy.h"
+#include "runtime/engine.h"
+#include "tests/support/test_util.h"
+
+namespace {
+
+const std::string kDir = std::string(FERRY_TEST_DATA) + "/gguf";
+
+struct Outcome {
+  std::vector<float> logits;
+  std::vector<std::vector<std::int32_t>> generated;
+};
+
+Outcome run_model(const std::string& model, ferry::EngineConfig cfg, const nlohmann::json& golden) {
+  cfg.progress = false;
+  const ferry::ModelSpec spec = ferry::load_model_spec(model);
+  ferry::Engine engine(spec, cfg);
+  ferry::GenerateRequest req;
+  req.prompts = golden["prompts"].get<std::vector<std::vector<std::int32_t>>>();
+  req.prompt_logits = true;
+  req.max_new_tokens = golden["n"].get<int>();
+  const ferry::GenerateResult res = engine.generate(req);
+  Outcome r;
+  r.logits = res.prompt_logits;
+  for (const auto& s : res.sequences) r.generated.push_back(s.generated_ids);
+  return r;
+}
+
+nlohmann::json golden() { return nlohmann::json::parse(ferry::test::read_text(kDir + "/golden.json")); }
+
+void expect_matches_reference(const Outcome& r, const nlohmann::json& g) {
+  const ferry::NpyF32 ref = ferry::read_npy_f32(kDir + "/logits.npy");
+  ASSERT_EQ(r.logits.size(), ref.data.size());
+  float max_ref = 0, max_err = 0;
+  for (std::size_t i = 0; i < ref.data.size(); ++i) {
+    max_ref = std::max(max_ref, std::fabs(ref.data[i]));
+    max_err = std::max(max_err, std::fabs(ref.data[i] - r.logits[i]));
+  }
+  EXPECT_LE(max_err, 1e-4f * max_ref) << "max abs error " << max_err << ", max |ref| " << max_ref;
+  EXPECT_EQ(r.generated, (g["generated"].get<std::vector<std::vector<std::int32_t>>>()));
+}
+
+TEST(Llama, GgufMatchesNumpyReference) {
+  const nlohmann::json g = golden();
+  expect_matches_reference(run_model(kDir + "/tiny.gguf", {}, g), g);
+}
+
+TEST(Llama, HuggingFaceDirectoryMatchesNumpyReference) {
+  const nlohmann::json g = golden();
+  expect_matches_reference(run_model(kDir + "/tiny-hf", {}, g), g);
+}
+
+TEST(Llama, GgufAndHuggingFaceDirectoryGiveTheSameLogits) {
+  const nlohmann::json g = golden();
+  const Outcome a = run_model(kDir + "/tiny.gguf", {}, g), b = run_model(kDir + "/tiny-hf", {}, g);
+  EXPECT_EQ(a.logits, b.logits);
+}
+
+TEST(Llama, EveryPolicyDepthAndStreamCountIsBitIdenticalToResident) {
+  const nlohmann::json g = golden();
+  const Outcome resident = run_model(kDir + "/tiny.gguf", {}, g);
+  for (ferry::Policy p : {ferry::Policy::UM, ferry::Policy::UMPrefetch, ferry::Policy::Stream, ferry::Policy::Auto})
+    for (int depth : {1, 2})
+      for (int streams : {1, 2}) {
+        ferry::EngineConfig cfg;
+        cfg.policy = p;
+        cfg.prefetch_depth = depth;
+        cfg.streams = streams;
+        cfg.budget = ferry::parse_budget("4MiB", "--budget");  // static pack + one of the two layers
+        cfg.pack_dir = ::testing::TempDir();
+        const Outcome r = run_model(kDir + "/tiny.gguf", cfg, g);
+        EXPECT_EQ(r.logits, resident.logits) << ferry::policy_name(p) << " depth " << depth << " streams " << streams;
+        EXPECT_EQ(r.generated, resident.generated) << ferry::policy_name(p);
+      }
+}
+
+}  // namespace
