@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "models/npy.h"
@@ -82,6 +84,26 @@ TEST(Llama, EveryPolicyDepthAndStreamCountIsBitIdenticalToResident) {
         EXPECT_EQ(r.logits, resident.logits) << ferry::policy_name(p) << " depth " << depth << " streams " << streams;
         EXPECT_EQ(r.generated, resident.generated) << ferry::policy_name(p);
       }
+}
+
+}  // namespace
+
+namespace {
+
+// The real model (FERRY_SMOLLM2_GGUF, fetched by scripts/smollm2): ferry's greedy tokens for three
+// chat prompts equal those of scripts/gguf/smollm2_reference.py (numpy, float64, on the weights the
+// gguf package dequantizes), under a 50% budget.
+TEST(Llama, SmolLM2GreedyTokensMatchTheNumpyReference) {
+  const char* path = std::getenv("FERRY_SMOLLM2_GGUF");
+  if (!path || !std::filesystem::exists(path)) GTEST_SKIP() << "FERRY_SMOLLM2_GGUF is not set: SmolLM2-135M not run";
+  const nlohmann::json g = nlohmann::json::parse(ferry::test::read_text(kDir + "/smollm2-greedy.json"));
+  for (const char* budget : {"100%", "50%"}) {
+    ferry::EngineConfig cfg;
+    cfg.budget = ferry::parse_budget(budget, "--budget");
+    cfg.pack_dir = ::testing::TempDir();
+    EXPECT_EQ(run_model(path, cfg, g).generated, (g["generated"].get<std::vector<std::vector<std::int32_t>>>()))
+        << "budget " << budget;
+  }
 }
 
 }  // namespace
