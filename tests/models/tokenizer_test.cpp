@@ -381,7 +381,9 @@ TEST(TextStream, HoldsBackAnIncompleteCharacter) {
   const auto e = tok->encode("\xF0\x9F\xA4\x97");
   std::string got;
   for (std::size_t k = 0; k + 1 < e.size(); ++k) got += t2.push(e[k]);
-  if (e.size() > 1) EXPECT_EQ(got, "");
+  if (e.size() > 1) {
+    EXPECT_EQ(got, "");
+  }
   EXPECT_EQ(got + t2.push(e.back()), "\xF0\x9F\xA4\x97");
   // An incomplete character at the end comes out raw from flush().
   ferry::TextStream t3(*tok);
