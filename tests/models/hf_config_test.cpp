@@ -85,8 +85,8 @@ TEST(HfConfig, OptionalKeys) {
 
 TEST(HfConfig, WrongModelTypeIsRejected) {
   TempDir d;
-  const std::string file = d.write("config.json", replaced(kGpt2Config, "\"model_type\": \"gpt2\"", "\"model_type\": \"llama\""));
-  expect_bad_input([&] { parse_hf_config(d.path()); }, {file, "llama"});
+  const std::string file = d.write("config.json", replaced(kGpt2Config, "\"model_type\": \"gpt2\"", "\"model_type\": \"falcon\""));
+  expect_bad_input([&] { parse_hf_config(d.path()); }, {file, "falcon", "supported: gpt2, llama, mistral, granite"});
 }
 
 TEST(HfConfig, BadFiles) {

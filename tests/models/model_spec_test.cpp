@@ -29,7 +29,9 @@ seed = 7
 )";
 
 TEST(Presets, NamesAreTheShippedFiles) {
-  const std::vector<std::string> expected = {"gpt2", "gpt2-large", "gpt2-medium", "gpt2-xl", "gpt3-13b", "gpt3-6.7b"};
+  const std::vector<std::string> expected = {"gpt2",        "gpt2-large",  "gpt2-medium", "gpt2-xl",     "gpt3-13b",
+                                             "gpt3-6.7b",   "granite-8b",  "llama-2-13b", "llama-2-70b", "llama-2-7b",
+                                             "llama-3-70b", "llama-3-8b",  "mistral-7b",  "smollm2-135m"};
   EXPECT_EQ(preset_names(), expected);
 }
 
@@ -188,7 +190,7 @@ TEST(Toml, WrongTypesAndValues) {
   check(edited("context_length = 64", "context_length = 99999999999"), "model.context_length");
   check(edited("num_heads = 3", "num_heads = 3\nactivation = \"relu\""), "model.activation");
   check(edited("num_heads = 3", "num_heads = 3\nnorm = \"rmsnorm\""), "model.norm");
-  check(edited("num_heads = 3", "num_heads = 3\nfamily = \"llama\""), "model.family");
+  check(edited("num_heads = 3", "num_heads = 3\nfamily = \"falcon\""), "model.family");
   check(edited("num_heads = 3", "num_heads = 3\nnorm_epsilon = -1.0"), "model.norm_epsilon");
   check(edited("num_heads = 3", "num_heads = 3\ntied_embeddings = 1"), "model.tied_embeddings");
   check(edited("seed = 7", "seed = -7"), "weights.seed");
