@@ -40,8 +40,8 @@ Outcome run_model(const std::string& model, ferry::EngineConfig cfg, const nlohm
 
 nlohmann::json golden() { return nlohmann::json::parse(ferry::test::read_text(kDir + "/golden.json")); }
 
-void expect_matches_reference(const Outcome& r, const nlohmann::json& g) {
-  const ferry::NpyF32 ref = ferry::read_npy_f32(kDir + "/logits.npy");
+void expect_matches_reference(const Outcome& r, const nlohmann::json& g, const std::string& dir = kDir) {
+  const ferry::NpyF32 ref = ferry::read_npy_f32(dir + "/logits.npy");
   ASSERT_EQ(r.logits.size(), ref.data.size());
   float max_ref = 0, max_err = 0;
   for (std::size_t i = 0; i < ref.data.size(); ++i) {
@@ -85,6 +85,44 @@ TEST(Llama, EveryPolicyDepthAndStreamCountIsBitIdenticalToResident) {
         EXPECT_EQ(r.generated, resident.generated) << ferry::policy_name(p);
       }
 }
+
+// Hugging Face checkpoints written by transformers' own LLaMA, Mistral and Granite classes, with
+// their float64 logits and greedy tokens (scripts/golden/make_llama_golden.py, tests/data/llama/):
+// GQA ratios 1, 2, 3 and 5, odd head counts, tied and untied heads, attention biases, llama3 and
+// linear rope scaling, an explicit head_dim, Granite's multipliers and a BF16 checkpoint.
+class LlamaGolden : public ::testing::TestWithParam<const char*> {
+ protected:
+  std::string dir() const { return std::string(FERRY_TEST_DATA) + "/llama/" + GetParam(); }
+  nlohmann::json golden() const { return nlohmann::json::parse(ferry::test::read_text(dir() + "/golden.json")); }
+};
+
+TEST_P(LlamaGolden, MatchesTransformers) {
+  const nlohmann::json g = golden();
+  expect_matches_reference(run_model(dir(), {}, g), g, dir());
+}
+
+TEST_P(LlamaGolden, StreamedUnderABudgetIsBitIdenticalToResident) {
+  const nlohmann::json g = golden();
+  const Outcome resident = run_model(dir(), {}, g);
+  ferry::EngineConfig cfg;
+  cfg.policy = ferry::Policy::Stream;
+  cfg.prefetch_depth = 2;
+  cfg.streams = 2;
+  cfg.budget = ferry::parse_budget("4MiB", "--budget");
+  cfg.pack_dir = ::testing::TempDir();
+  const Outcome r = run_model(dir(), cfg, g);
+  EXPECT_EQ(r.logits, resident.logits);
+  EXPECT_EQ(r.generated, resident.generated);
+}
+
+INSTANTIATE_TEST_SUITE_P(Checkpoints, LlamaGolden,
+                         ::testing::Values("llama-gqa5-untied", "llama3-gqa3-tied-bias", "mistral-gqa3", "granite-gqa2",
+                                           "llama-bf16"),
+                         [](const ::testing::TestParamInfo<const char*>& i) {
+                           std::string n = i.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
 
 }  // namespace
 
