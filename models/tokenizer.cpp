@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "models/tokenizer_hf.h"
 
 namespace ferry {
 
@@ -405,7 +406,50 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   }
   Tokenizer t = build(vocab, merges, where, path, path);
   t.source_ = path;
+  const HfTokenizerExtras x = hf_tokenizer_extras(j, path);
+  t.pre_ = pre_named(x.pre, path);
+  for (const auto& [content, id] : x.added) t.add_special(content, id, path);
+  t.sort_specials();
+  const auto id_of = [&](const std::string& token, const char* what) {
+    if (token.empty()) return -1;
+    const std::int32_t id = t.token_id(token);
+    if (id < 0) throw BadInput(path + ": " + what + " '" + token + "' is not an added token");
+    return id;
+  };
+  t.bos_id_ = id_of(x.bos_token, "bos_token");
+  t.eos_id_ = id_of(x.eos_token, "eos_token");
+  t.add_bos_ = x.add_bos && t.bos_id_ >= 0;
+  t.chat_template_ = x.chat_template;
   return t;
+}
+
+Tokenizer::Pre Tokenizer::pre_named(const std::string& name, const std::string& where) {
+  if (name.empty() || name == "gpt2" || name == "default") return Pre::Gpt2;
+  if (name == "smollm") return Pre::Smollm;
+  if (name == "llama-bpe") return Pre::Llama3;
+  throw BadInput(where + ": pre-tokenizer '" + name + "' is not supported (supported: gpt2, smollm, llama-bpe)");
+}
+
+// An added token: matched in the text before BPE, decoded as its content. Its id may lie beyond the
+// BPE vocabulary (LLaMA 3's 256 reserved tokens follow it).
+void Tokenizer::add_special(const std::string& content, std::int32_t id, const std::string& where) {
+  const auto k = static_cast<std::size_t>(id);
+  if (k >= id_bytes_.size()) {
+    if (static_cast<std::int64_t>(k) - static_cast<std::int64_t>(id_bytes_.size()) > kMaxUnusedIds)
+      throw BadInput(where + ": added token '" + content + "' has id " + std::to_string(id) +
+                     ", far beyond the vocabulary (ids must be numbered densely)");
+    id_bytes_.resize(k + 1);
+    id_present_.resize(k + 1, false);
+  }
+  id_bytes_[k] = content;
+  id_present_[k] = true;
+  token_ids_[content] = id;
+  specials_.emplace_back(content, id);
+}
+
+void Tokenizer::sort_specials() {
+  std::stable_sort(specials_.begin(), specials_.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
 }
 
 std::optional<Tokenizer> Tokenizer::load(const std::string& model_dir) {
@@ -533,12 +577,7 @@ std::optional<Tokenizer> Tokenizer::from_data(const TokenizerData& d) {
   if (d.model == "none") return std::nullopt;
   if (d.model != "gpt2")
     throw BadInput(where + ": tokenizer model '" + d.model + "' is not supported (supported: gpt2, none)");
-  Pre pre;
-  if (d.pre.empty() || d.pre == "gpt2" || d.pre == "default") pre = Pre::Gpt2;
-  else if (d.pre == "smollm") pre = Pre::Smollm;
-  else if (d.pre == "llama-bpe") pre = Pre::Llama3;
-  else
-    throw BadInput(where + ": pre-tokenizer '" + d.pre + "' is not supported (supported: gpt2, smollm, llama-bpe)");
+  const Pre pre = pre_named(d.pre, where);
   std::unordered_map<std::string, std::int64_t> vocab;
   for (std::size_t i = 0; i < d.tokens.size(); ++i) vocab.emplace(d.tokens[i], static_cast<std::int64_t>(i));
   if (vocab.size() != d.tokens.size()) throw BadInput(where + ": a token appears twice in the vocabulary");
@@ -560,8 +599,8 @@ std::optional<Tokenizer> Tokenizer::from_data(const TokenizerData& d) {
     if (i < d.token_type.size() && (d.token_type[i] == 3 || d.token_type[i] == 4) && !d.tokens[i].empty())
       t.specials_.emplace_back(d.tokens[i], static_cast<std::int32_t>(i));
   }
-  std::stable_sort(t.specials_.begin(), t.specials_.end(),
-                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  t.sort_specials();
+  t.chat_template_ = d.chat_template;
   const auto check_id = [&](std::int32_t id, const char* what) {
     if (id >= 0 && !t.has_id(id))
       throw BadInput(where + ": " + what + " id " + std::to_string(id) + " is not in the vocabulary");

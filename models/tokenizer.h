@@ -1,13 +1,16 @@
 // GPT-2's byte-level BPE tokenizer (Radford et al. 2019, "Language Models are Unsupervised
 // Multitask Learners", section 2.2), loaded from a Hugging Face model directory:
 //   * vocab.json + merges.txt (the classic GPT-2 files; merges.txt may start with "#version"), or
-//   * tokenizer.json with model.type "BPE" (model.vocab, model.merges as "a b" or ["a", "b"]).
+//   * tokenizer.json with model.type "BPE" (model.vocab, model.merges as "a b" or ["a", "b"]), its
+//     pre-tokenizer (GPT-2, SmolLM or LLaMA 3 style), added tokens and BOS post-processor, and
+//     tokenizer_config.json beside it (bos/eos tokens, add_bos_token, chat_template):
+//     models/tokenizer_hf.h.
 // Text is UTF-8 bytes; every byte is one printable character of the vocabulary (the byte ->
 // Unicode table), words come from GPT-2's pre-tokenisation pattern
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 // (Unicode categories from ICU), and each word's bytes are merged pair by pair, lowest merge rank
-// first (BPE, Sennrich et al. 2016). Special tokens in the text are not split out: "<|endoftext|>"
-// in a prompt is encoded as plain text. Schema and notes: docs/model-format.md, "Tokenizer".
+// first (BPE, Sennrich et al. 2016). Added / special tokens written in the text are matched first
+// (longest match) and become single ids. Schema and notes: docs/model-format.md, "Tokenizer".
 #pragma once
 #include <array>
 #include <cstdint>
@@ -44,6 +47,9 @@ class Tokenizer {
   std::int32_t bos_id() const { return bos_id_; }  // -1 = none
   std::int32_t eos_id() const { return eos_id_; }  // -1 = none
   bool add_bos() const { return add_bos_; }
+  // The chat template the model's files carry (GGUF tokenizer.chat_template, tokenizer_config.json
+  // chat_template); "" when none.
+  const std::string& chat_template() const { return chat_template_; }
   // The id of a token given in its vocabulary form, -1 when absent.
   std::int32_t token_id(const std::string& token) const;
   // The bytes of one token (what decode({id}) gives).
@@ -87,6 +93,10 @@ class Tokenizer {
   std::shared_ptr<WordCache> cache_;
   enum class Pre : std::uint8_t { Gpt2, Smollm, Llama3 };
   Pre pre_ = Pre::Gpt2;
+  static Pre pre_named(const std::string& name, const std::string& where);
+  void add_special(const std::string& content, std::int32_t id, const std::string& where);
+  void sort_specials();
+  std::string chat_template_;
   std::vector<std::pair<std::string, std::int32_t>> specials_;  // longest first
   std::unordered_map<std::string, std::int32_t> token_ids_;     // vocabulary form -> id
   std::int32_t bos_id_ = -1, eos_id_ = -1;

@@ -50,8 +50,8 @@ const std::vector<std::int32_t> kDefaultPrompt = {464, 2068, 7586, 21831};
 
 // The tokenizer of the model's GGUF file or Hugging Face directory (ModelSpec.weights.path), if it
 // has one (a GGUF with tokenizer.ggml.model "none" has none).
-// `chat_template` receives the template the file carries (GGUF tokenizer.chat_template), read with
-// the vocabulary in the same pass over the file.
+// `chat_template` receives the template the files carry (GGUF tokenizer.chat_template, read with
+// the vocabulary in the same pass over the file; tokenizer_config.json's chat_template).
 std::optional<Tokenizer> model_tokenizer(const ModelSpec& spec, std::string& chat_template) {
   if (spec.weights.random || spec.weights.path.empty()) return std::nullopt;
   if (is_gguf_path(spec.weights.path)) {
@@ -59,7 +59,9 @@ std::optional<Tokenizer> model_tokenizer(const ModelSpec& spec, std::string& cha
     chat_template = data.chat_template;
     return Tokenizer::from_data(data);
   }
-  return Tokenizer::load(spec.weights.path);
+  std::optional<Tokenizer> tok = Tokenizer::load(spec.weights.path);
+  if (tok) chat_template = tok->chat_template();
+  return tok;
 }
 
 // The chat template the model file carries (`text`, from model_tokenizer).

@@ -6,6 +6,10 @@
     tests/data/tokenizer/tokenizer.json given as GGUF-style data (tokens, token_type, merges), with
     ids for the pre-tokenizers "gpt2", "smollm" (\\p{N} isolated, then ByteLevel) and "llama-bpe"
     (LLaMA 3's Split regex, then ByteLevel), and special tokens in the text.
+  * tests/data/tokenizer/hf-smollm/, hf-llama3/ (committed, small): the same vocabulary as Hugging
+    Face tokenizer.json + tokenizer_config.json in SmolLM2's and LLaMA 3's shapes (pre-tokenizer,
+    added tokens, LLaMA 3's BOS post-processor, bos/eos tokens, chat template), with ids from
+    `tokenizers` (add_special_tokens=True) and the chat prompt jinja2 renders, in hf_cases.json.
   * With a SmolLM2 GGUF (argument 1, e.g. SmolLM2-135M-Instruct.Q4_1.gguf): /tmp/smollm2_tokenizer.json
     with its vocabulary and ids; the test reads it from FERRY_SMOLLM2_TOKENIZER_JSON.
 """
@@ -77,5 +81,49 @@ def smollm2(path):
     with open("/tmp/smollm2_tokenizer.json", "w") as fo:
         json.dump(out, fo, ensure_ascii=False)
 
+LLAMA3_CHAT = ("{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
+               "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + "
+               "'<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}"
+               "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}")
+CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + "
+          "'\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+def hf_dirs():
+    import jinja2
+    from tokenizers import processors
+    tj = json.load(open(os.path.join(DATA, "tokenizer.json")))
+    vocab = dict(tj["model"]["vocab"])
+    vocab.pop("<|endoftext|>", None)  # an added token below
+    tokens = [None] * len(vocab)
+    for t, i in vocab.items(): tokens[i] = t
+    merges = tj["model"]["merges"]
+    shapes = {
+        "hf-smollm": ("smollm", ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+                      {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>", "chat_template": CHATML}),
+        "hf-llama3": ("llama-bpe", ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
+                      {"bos_token": "<|begin_of_text|>", "eos_token": {"content": "<|eot_id|>", "special": True},
+                       "chat_template": LLAMA3_CHAT}),
+    }
+    out = {"version": "hf-tokenizer-v1"}
+    for name, (pre, specials, cfg) in shapes.items():
+        tok = hf(tokens, merges, pre, specials)
+        if name == "hf-llama3":
+            bos = specials[0]
+            tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A", special_tokens=[(bos, tok.token_to_id(bos))])
+        d = os.path.join(DATA, name)
+        os.makedirs(d, exist_ok=True)
+        tok.save(os.path.join(d, "tokenizer.json"))
+        with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
+            json.dump(cfg, f, indent=1)
+        bos_text = cfg["bos_token"]
+        rendered = jinja2.Template(cfg["chat_template"]).render(
+            messages=[{"role": "user", "content": "What is 2+2?"}], add_generation_prompt=True, bos_token=bos_text)
+        out[name] = {"cases": [{"text": t, "ids": tok.encode(t, add_special_tokens=True).ids} for t in TEXTS],
+                     "chat_rendered": rendered, "chat_ids": tok.encode(rendered, add_special_tokens=False).ids,
+                     "bos_id": tok.token_to_id(bos_text), "eos_id": tok.token_to_id(specials[-1] if name == "hf-llama3" else "<|im_end|>")}
+    with open(os.path.join(DATA, "hf_cases.json"), "w") as f:
+        json.dump(out, f, ensure_ascii=False, separators=(",", ":"))
+
 tiny()
+hf_dirs()
 if len(sys.argv) > 1: smollm2(sys.argv[1])

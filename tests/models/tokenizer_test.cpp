@@ -47,7 +47,11 @@ class TokenizerTest : public ::testing::Test {
   fs::path dir;
 };
 
-void check_all_cases(const Tokenizer& tok) {
+// The independent encoder knows no added tokens. With `eot_added` (tokenizer.json lists
+// <|endoftext|> in added_tokens), a text holding it must encode as the text around it with the
+// token's one id between, as Hugging Face's tokenizers do.
+void check_all_cases(const Tokenizer& tok, bool eot_added = false) {
+  const std::string eot = "<|endoftext|>";
   const json c = cases_json();
   ASSERT_EQ(c["version"], "tokenizer-v1");
   EXPECT_EQ(tok.vocab_size(), c["vocab_size"].get<int>());
@@ -55,7 +59,19 @@ void check_all_cases(const Tokenizer& tok) {
   ASSERT_GE(c["cases"].size(), 30u);
   for (const auto& cs : c["cases"]) {
     const std::string text = cs["text"];
-    const auto expected = cs["ids"].get<std::vector<std::int32_t>>();
+    auto expected = cs["ids"].get<std::vector<std::int32_t>>();
+    if (eot_added && text.find(eot) != std::string::npos) {
+      expected.clear();
+      std::size_t at = 0;
+      for (std::size_t hit; (hit = text.find(eot, at)) != std::string::npos; at = hit + eot.size()) {
+        const auto part = tok.encode(text.substr(at, hit - at));
+        expected.insert(expected.end(), part.begin(), part.end());
+        expected.push_back(tok.token_id(eot));
+      }
+      const auto rest = tok.encode(text.substr(at));
+      expected.insert(expected.end(), rest.begin(), rest.end());
+      ASSERT_GE(tok.token_id(eot), 0);
+    }
     EXPECT_EQ(tok.encode(text), expected) << "text: " << json(text).dump();
     EXPECT_EQ(tok.decode(expected), text) << "text: " << json(text).dump();
     EXPECT_EQ(tok.encode(text), expected) << "again (cached): " << json(text).dump();
@@ -67,7 +83,7 @@ TEST_F(TokenizerTest, VocabAndMergesMatchTheIndependentEncoder) {
 }
 
 TEST_F(TokenizerTest, TokenizerJsonMatchesTheIndependentEncoder) {
-  check_all_cases(Tokenizer::from_tokenizer_json((kData / "tokenizer.json").string()));
+  check_all_cases(Tokenizer::from_tokenizer_json((kData / "tokenizer.json").string()), true);
 }
 
 TEST_F(TokenizerTest, TokenizerJsonWithPairMerges) {
@@ -82,7 +98,7 @@ TEST_F(TokenizerTest, TokenizerJsonWithPairMerges) {
   write_text(dir / "tokenizer.json", tj.dump());
   const auto tok = Tokenizer::load(dir.string());
   ASSERT_TRUE(tok.has_value());
-  check_all_cases(*tok);
+  check_all_cases(*tok, true);
 }
 
 TEST_F(TokenizerTest, LoadPrefersTokenizerJsonAndFindsNothingInAnEmptyDirectory) {
@@ -423,4 +439,47 @@ TEST(TokenizerData, SmolLM2MatchesHuggingFaceTokenizers) {
   check_cases(*tok, j["cases"]);
   EXPECT_EQ(ferry::apply_chat_template(j["chat_template"], "What is 2+2?", ""), j["chat_rendered"].get<std::string>());
   EXPECT_EQ(ferry::ChatTemplate(j["chat_template"]).stop_ids(*tok), (std::vector<std::int32_t>{2}));
+}
+
+// Hugging Face tokenizer directories in SmolLM2's and LLaMA 3's shapes (tokenizer.json with their
+// pre-tokenizers, added tokens and LLaMA 3's BOS post-processor; tokenizer_config.json with the
+// bos/eos tokens and chat template), against `tokenizers` with add_special_tokens=True and the
+// chat prompt jinja2 renders (scripts/tokenizer/make_tokenizer_tests.py).
+TEST(HfTokenizer, SmolLMAndLlama3DirectoriesMatchHuggingFaceTokenizers) {
+  const json j = json::parse(read_text(kData / "hf_cases.json"));
+  ASSERT_EQ(j["version"], "hf-tokenizer-v1");
+  for (const char* name : {"hf-smollm", "hf-llama3"}) {
+    SCOPED_TRACE(name);
+    const json& c = j[name];
+    const auto tok = Tokenizer::load((kData / name).string());
+    ASSERT_TRUE(tok.has_value());
+    EXPECT_EQ(tok->bos_id(), c["bos_id"].get<int>());
+    EXPECT_EQ(tok->eos_id(), c["eos_id"].get<int>());
+    EXPECT_EQ(tok->add_bos(), std::string(name) == "hf-llama3");
+    for (const auto& cs : c["cases"]) {
+      const std::string text = cs["text"];
+      EXPECT_EQ(tok->encode(text, true), cs["ids"].get<std::vector<std::int32_t>>()) << json(text).dump();
+    }
+    const std::string rendered = ferry::apply_chat_template(tok->chat_template(), "What is 2+2?", "");
+    // ferry leaves the BOS to encode(..., true); jinja2 wrote it into the text.
+    const std::string bos = tok->add_bos() ? tok->decode({tok->bos_id()}) : "";
+    EXPECT_EQ(bos + rendered, c["chat_rendered"].get<std::string>());
+    EXPECT_EQ(tok->encode(rendered, true), c["chat_ids"].get<std::vector<std::int32_t>>());
+  }
+}
+
+TEST(HfTokenizer, UnsupportedPreTokenizerAndUnknownBosAreOneLineErrors) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "hf-bad-tokenizer";
+  fs::create_directories(dir);
+  json tj = json::parse(read_text(kData / "hf-llama3" / "tokenizer.json"));
+  tj["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "_"}};
+  write_text(dir / "tokenizer.json", tj.dump());
+  expect_bad_input([&] { Tokenizer::load(dir.string()); }, {"tokenizer.json: pre_tokenizer", "Metaspace", "not supported"});
+  tj = json::parse(read_text(kData / "hf-llama3" / "tokenizer.json"));
+  tj["post_processor"] = nullptr;  // so the BOS comes from tokenizer_config.json
+  write_text(dir / "tokenizer.json", tj.dump());
+  write_text(dir / "tokenizer_config.json", R"({"bos_token": "<s>"})");
+  expect_bad_input([&] { Tokenizer::load(dir.string()); }, {"bos_token '<s>' is not an added token"});
+  write_text(dir / "tokenizer_config.json", R"({"add_bos_token": "yes"})");
+  expect_bad_input([&] { Tokenizer::load(dir.string()); }, {"tokenizer_config.json: add_bos_token"});
 }
