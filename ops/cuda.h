@@ -16,6 +16,14 @@ void attention_prefill(void* stream, TensorView qkv, TensorView offsets, int n_h
 void attention_prefill_unfused(void* stream, TensorView qkv, TensorView offsets, int n_heads, TensorView scores, TensorView out);
 void kv_append(void* stream, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache);
 void attention_decode(void* stream, TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq, TensorView len, int n_heads, TensorView out);
+void add_rmsnorm(void* stream, TensorView residual, TensorView delta, float delta_scale, TensorView gamma, float eps, TensorView out);
+void swiglu(void* stream, TensorView gate_up, TensorView out);
+void scale(void* stream, TensorView x, float factor);
+void embedding_lookup(void* stream, TensorView ids, TensorView wte, float scale, TensorView out);
+void rope(void* stream, TensorView qkv, TensorView pos, const AttentionShape& a, const RopeParams& p);
+void attention_prefill(void* stream, TensorView qkv, TensorView offsets, const AttentionShape& a, TensorView out);
+void kv_append(void* stream, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache, const AttentionShape& a);
+void attention_decode(void* stream, TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq, TensorView len, const AttentionShape& a, TensorView out);
 void sample(void* stream, TensorView logits, const SamplingParams& p, TensorView seq, TensorView step, TensorView out_ids);
 
 }  // namespace ferry::ops::cuda

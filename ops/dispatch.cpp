@@ -1,7 +1,6 @@
 // Op entry points (ops/ops.h): check the operands on the calling thread, then hand the work to the
 // stream's device. CPU: a task on the CpuStream (operands captured by value). CUDA: the launcher in
 // ops/cuda.h, which enqueues kernels on the cudaStream_t.
-#include <cmath>
 
 #include "base/cpu_backend.h"
 #include "base/error.h"
@@ -137,8 +136,7 @@ void sample(Stream& s, TensorView logits, const SamplingParams& p, TensorView se
   FERRY_OPS_CUDA_CALL(sample, logits, p, seq, step, out_ids);
 }
 
-// The LLaMA-family ops below have no CUDA kernels yet: on a CUDA stream they throw.
-#define FERRY_OPS_NO_CUDA(op) throw InternalError(#op ": not implemented on CUDA yet")
+// ---- LLaMA family ---------------------------------------------------------------------------------
 
 void add_rmsnorm(Stream& s, TensorView residual, TensorView delta, float delta_scale, TensorView gamma, float eps,
                  TensorView out) {
@@ -147,7 +145,7 @@ void add_rmsnorm(Stream& s, TensorView residual, TensorView delta, float delta_s
     cpu_stream(s, "add_rmsnorm").enqueue([=] { cpu::add_rmsnorm(residual, delta, delta_scale, gamma, eps, out); });
     return;
   }
-  FERRY_OPS_NO_CUDA(add_rmsnorm);
+  FERRY_OPS_CUDA_CALL(add_rmsnorm, residual, delta, delta_scale, gamma, eps, out);
 }
 
 void swiglu(Stream& s, TensorView gate_up, TensorView out) {
@@ -156,7 +154,7 @@ void swiglu(Stream& s, TensorView gate_up, TensorView out) {
     cpu_stream(s, "swiglu").enqueue([=] { cpu::swiglu(gate_up, out); });
     return;
   }
-  FERRY_OPS_NO_CUDA(swiglu);
+  FERRY_OPS_CUDA_CALL(swiglu, gate_up, out);
 }
 
 void scale(Stream& s, TensorView x, float factor) {
@@ -165,7 +163,7 @@ void scale(Stream& s, TensorView x, float factor) {
     cpu_stream(s, "scale").enqueue([=] { cpu::scale(x, factor); });
     return;
   }
-  FERRY_OPS_NO_CUDA(scale);
+  FERRY_OPS_CUDA_CALL(scale, x, factor);
 }
 
 void embedding_lookup(Stream& s, TensorView ids, TensorView wte, float scale, TensorView out) {
@@ -174,7 +172,7 @@ void embedding_lookup(Stream& s, TensorView ids, TensorView wte, float scale, Te
     cpu_stream(s, "embedding_lookup").enqueue([=] { cpu::embedding_lookup(ids, wte, scale, out); });
     return;
   }
-  FERRY_OPS_NO_CUDA(embedding_lookup);
+  FERRY_OPS_CUDA_CALL(embedding_lookup, ids, wte, scale, out);
 }
 
 void rope(Stream& s, TensorView qkv, TensorView pos, const AttentionShape& a, const RopeParams& p) {
@@ -183,25 +181,18 @@ void rope(Stream& s, TensorView qkv, TensorView pos, const AttentionShape& a, co
     cpu_stream(s, "rope").enqueue([=, shape = a, params = p] { cpu::rope(qkv, pos, shape, params); });
     return;
   }
-  FERRY_OPS_NO_CUDA(rope);
+  FERRY_OPS_CUDA_CALL(rope, qkv, pos, a, p);
 }
 
-// GQA attention. CUDA runs only the GPT-2 case (n_kv_heads == n_heads, scale 1/sqrt(D)) through the
-// existing kernels until they are generalised.
-namespace {
-bool cuda_mha_case(const AttentionShape& a) {
-  return a.n_kv_heads == a.n_heads && a.scale == 1.0f / std::sqrt(static_cast<float>(a.head_dim));
-}
-}  // namespace
-
+// GQA attention. The GPT-2 signatures above are the case n_kv_heads = n_heads of these, on both
+// backends (the same kernels).
 void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, const AttentionShape& a, TensorView out) {
   check::attention_gqa("attention_prefill", qkv, a);
   if (s.device() == DeviceKind::CPU) {
     cpu_stream(s, "attention_prefill").enqueue([=, shape = a] { cpu::attention_prefill(qkv, offsets, shape, out); });
     return;
   }
-  if (!cuda_mha_case(a)) FERRY_OPS_NO_CUDA(attention_prefill (grouped-query or custom scale));
-  attention_prefill(s, qkv, offsets, a.n_heads, out);
+  FERRY_OPS_CUDA_CALL(attention_prefill, qkv, offsets, a, out);
 }
 
 void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache,
@@ -211,8 +202,7 @@ void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, Tensor
     cpu_stream(s, "kv_append").enqueue([=, shape = a] { cpu::kv_append(qkv, seq, pos, k_cache, v_cache, shape); });
     return;
   }
-  if (a.n_kv_heads != a.n_heads) FERRY_OPS_NO_CUDA(kv_append (grouped-query));
-  kv_append(s, qkv, seq, pos, k_cache, v_cache);
+  FERRY_OPS_CUDA_CALL(kv_append, qkv, seq, pos, k_cache, v_cache, a);
 }
 
 void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq,
@@ -224,8 +214,7 @@ void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView 
     });
     return;
   }
-  if (!cuda_mha_case(a)) FERRY_OPS_NO_CUDA(attention_decode (grouped-query or custom scale));
-  attention_decode(s, qkv, k_cache, v_cache, seq, len, a.n_heads, out);
+  FERRY_OPS_CUDA_CALL(attention_decode, qkv, k_cache, v_cache, seq, len, a, out);
 }
 
 }  // namespace ferry::ops

@@ -80,20 +80,20 @@ void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView 
 //   if delta present: residual[t, :] += delta_scale * delta[t, :]   (in place)
 //   out[t, :] = residual[t, :] * rsqrt(mean(residual[t, :]^2) + eps) * gamma
 // residual[T, H] (in/out), delta[T, H] (optional: data may be null), gamma[H], out[T, H].
-// CPU only for now (CUDA: InternalError "not implemented on CUDA").
+// CPU and CUDA (ops/rmsnorm/); the add is rounded alike on both (no fused multiply-add).
 void add_rmsnorm(Stream& s, TensorView residual, TensorView delta, float delta_scale, TensorView gamma, float eps,
                  TensorView out);
 
 // out[T, F] = silu(gate_up[:, 0:F]) * gate_up[:, F:2F], silu(x) = x / (1 + exp(-x)). gate_up[T, 2F].
-// CPU only for now.
+// CPU and CUDA.
 void swiglu(Stream& s, TensorView gate_up, TensorView out);
 
-// x *= factor, elementwise, in place (x f32, any rank >= 1). CPU only for now.
+// x *= factor, elementwise, in place (x f32, any rank >= 1). CPU and CUDA.
 void scale(Stream& s, TensorView x, float factor);
 
 // out[t, :] = wte[ids[t], :] * scale (no position table; scale 1 copies exactly).
-// ids[T] i32, wte[V, H], out[T, H]. An id outside [0, V) is an InternalError on the CPU (as embedding).
-// CPU only for now.
+// ids[T] i32, wte[V, H], out[T, H]. An id outside [0, V) is an InternalError on the CPU; on CUDA,
+// which cannot report it, that row becomes NaN (as embedding). CPU and CUDA.
 void embedding_lookup(Stream& s, TensorView ids, TensorView wte, float scale, TensorView out);
 
 // Grouped-query attention geometry. Query head h reads KV head h / (n_heads / n_kv_heads);
@@ -122,7 +122,9 @@ struct RopeParams {
 // position pos[t] (i32 [T]). With R = rotary_dim, for i in [0, R/2): inv_freq_i = theta^(-2i/R)
 // (then scaled), angle = f32(pos) * inv_freq_i in f32 as PyTorch does, x1 = x[i], x2 = x[i + R/2]:
 //   x[i] = x1 cos - x2 sin,  x[i + R/2] = x2 cos + x1 sin.
-// The frequencies are computed inside the kernel (no buffer). CPU only for now.
+// No frequency buffer: the CPU computes them inside the kernel; CUDA computes them on the host with
+// the same f32 code (ops/rope/rope_freq.h) and passes them by value as a kernel parameter, so the
+// angles are bit-identical across backends. CUDA: rotary_dim <= 512. CPU and CUDA.
 void rope(Stream& s, TensorView qkv, TensorView pos, const AttentionShape& a, const RopeParams& p);
 
 // Grouped-query overloads of the attention ops (LLaMA, Mistral, Granite). Shapes with
@@ -132,8 +134,8 @@ void rope(Stream& s, TensorView qkv, TensorView pos, const AttentionShape& a, co
 //   attention_decode:  qkv[B, W], caches as kv_append, out[B, n_heads*head_dim]
 // Softmax scale a.scale. n_heads % n_kv_heads != 0 is BadInput. The GPT-2 signatures above forward
 // here with n_kv_heads = n_heads, head_dim = H / n_heads, scale = 1/sqrt(head_dim) (f32), so their
-// results are unchanged. CPU; on CUDA only the n_kv_heads == n_heads, scale = 1/sqrt(D) case runs
-// (through the existing kernels), otherwise InternalError "not implemented on CUDA yet".
+// results are unchanged. CPU and CUDA (CUDA: head_dim <= 128; as for the GPT-2 signatures, decode
+// clamps len to [0, cap] and kv_append skips rows with seq or pos out of range instead of throwing).
 void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, const AttentionShape& a, TensorView out);
 void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache,
                const AttentionShape& a);

@@ -1,5 +1,6 @@
 // Whole-model logits on the GPU against the CPU backend and against the golden data of an
-// independent PyTorch implementation (tests/data/golden). Skips visibly without a GPU.
+// independent PyTorch implementation (tests/data/golden), and the LLaMA family's tiny GGUF against
+// its numpy reference (tests/data/gguf). Skips visibly without a GPU.
 //
 // Bounds, relative to the largest reference logit, element by element:
 //   f32 weights: 1e-3. The CUDA kernels accumulate in f32 and cuBLASLt runs with
@@ -100,6 +101,48 @@ TEST(GpuGolden, EveryPolicyUnderBudgetMatchesPyTorch) {
     cfg.budget = parse_budget("60%", "--budget");
     check_golden(cfg);
   }
+}
+
+// The LLaMA family on the GPU: tests/data/gguf/tiny.gguf (6 query heads over 2 KV heads, untied head)
+// runs embedding_lookup, add_rmsnorm, rope, kv_append, grouped-query prefill and decode attention and
+// swiglu on CUDA; f32 logits within 1e-3 of the largest logit of the numpy reference
+// (scripts/gguf/llama_ref.py) and greedy tokens identical, as tests/runtime/llama_test.cpp on the CPU.
+void check_llama_golden(EngineConfig cfg) {
+  const std::string dir = std::string(FERRY_TEST_DATA) + "/gguf";
+  const nlohmann::json g = nlohmann::json::parse(test::read_text(dir + "/golden.json"));
+  const NpyF32 ref = read_npy_f32(dir + "/logits.npy");
+  const ModelSpec spec = load_model_spec(dir + "/tiny.gguf");
+  ASSERT_EQ(spec.dtype, DType::F32);
+  ASSERT_LT(spec.kv_heads(), spec.num_heads) << "the tiny model is meant to be grouped-query";
+  cfg.progress = false;
+  Engine engine(spec, cfg);
+  GenerateRequest req;
+  req.prompts = g["prompts"].get<std::vector<std::vector<std::int32_t>>>();
+  req.prompt_logits = true;
+  req.max_new_tokens = g["n"].get<int>();
+  const GenerateResult res = engine.generate(req);
+  ASSERT_EQ(static_cast<std::int64_t>(res.prompt_logits.size()), ref.rows * ref.cols);
+  const gputest::ErrStats e = compare(res.prompt_logits, ref.data);
+  EXPECT_LE(e.max_err, 1e-3f * e.max_ref) << "max abs error " << e.max_err << ", max |ref| " << e.max_ref;
+  const auto& gen = g["generated"];
+  ASSERT_EQ(gen.size(), res.sequences.size());
+  for (std::size_t b = 0; b < gen.size(); ++b)
+    EXPECT_EQ(res.sequences[b].generated_ids, gen[b].get<std::vector<std::int32_t>>()) << "sequence " << b;
+}
+
+TEST(GpuLlama, ResidentMatchesNumpyReference) {
+  FERRY_REQUIRE_GPU();
+  check_llama_golden(cuda_config(Policy::Resident));
+}
+
+TEST(GpuLlama, PaddedLayoutAndStreamingMatchNumpyReference) {
+  FERRY_REQUIRE_GPU();
+  EngineConfig padded = cuda_config(Policy::Resident);
+  padded.layout = Layout::Padded;
+  check_llama_golden(padded);
+  EngineConfig streamed = cuda_config(Policy::Stream);
+  streamed.budget = parse_budget("60%", "--budget");
+  check_llama_golden(streamed);
 }
 
 }  // namespace

@@ -25,14 +25,13 @@
 //   rope                           CPU 1e-5 / 1e-5 (same f32 angle as the reference); CUDA 1e-4 / 1e-4
 //   GQA prefill / decode           as attention prefill / decode; kv_append exact;
 //                                  GPT-2 signatures vs GQA overloads with n_kv = n_heads: bit-identical
-// CUDA kernels for the LLaMA-family ops and for n_kv_heads < n_heads are not written yet: those
-// entry points throw on CUDA, and their Cuda.* tests skip visibly.
+// The LLaMA-family ops and grouped-query attention run on both backends: the Cuda.* tests cover
+// them with f32/f16/bf16 weights (gamma, wte), GQA ratios 1, 3, 5 and head dims 16..128.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <iostream>
 #include <string>
 #include <vector>
 
@@ -438,37 +437,39 @@ OPS_TEST(DecodeMatchesPrefillLastRow) {
 
 // ---- LLaMA family ------------------------------------------------------------------------------
 // Bounds: add_rmsnorm as add_layernorm; swiglu as activation; scale and embedding_lookup exact on the
-// CPU; rope CPU 1e-5 / 1e-5 (the reference takes the same f32 angle, cos/sin in double).
+// CPU; rope CPU 1e-5 / 1e-5 (the reference takes the same f32 angle, cos/sin in double); CUDA 1e-4 /
+// 1e-4 (the same f32 angle too: its frequencies are computed on the host; device sincosf).
 constexpr Bound kRope = kCuda ? Bound{1e-4, 1e-4} : Bound{1e-5, 1e-5};
 
 OPS_TEST(AddRmsNorm) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
-  if (kCuda) GTEST_SKIP() << "AddRmsNorm: no CUDA kernel yet (the entry point throws on CUDA)";
-  for (int hidden : {16, 80, 128}) {
-    for (int tokens : {1, 7, 13}) {
-      for (bool with_delta : {true, false}) {
-        SCOPED_TRACE("T=" + std::to_string(tokens) + " H=" + std::to_string(hidden) +
-                     (with_delta ? " delta" : " no delta"));
-        const Shape sh{tokens, hidden};
-        auto residual = uniform(static_cast<std::size_t>(tokens) * hidden, -2, 3, 40);
-        auto delta = uniform(static_cast<std::size_t>(tokens) * hidden, -1, 1, 41);
-        auto gamma = uniform(hidden, 0.5f, 1.5f, 42);
-        const float eps = 1e-6f;
-        const float ds = 0.22f;  // Granite's residual_multiplier
-        DevBuf d_res(residual, DType::F32, sh);
-        DevBuf d_delta(delta, DType::F32, sh);
-        DevBuf d_gamma(gamma, DType::F32, {hidden});
-        DevBuf d_out(DType::F32, sh);
-        add_rmsnorm(dev->s(), d_res.view(), with_delta ? d_delta.view() : TensorView{}, ds, d_gamma.view(), eps,
-                    d_out.view());
-        dev->s().synchronize();
-        std::vector<float> want(residual.size());
-        ref::add_rmsnorm(host(residual, DType::F32, sh), with_delta ? host(delta, DType::F32, sh) : TensorView{}, ds,
-                         host(gamma, DType::F32, {hidden}), eps, host(want, DType::F32, sh));
-        EXPECT_TRUE(close(d_res.read<float>(), residual, kExact)) << "residual after the add";
-        EXPECT_TRUE(close(d_out.read<float>(), want, kLayerNorm)) << "out";
-        d_res.expect_guards("residual");
-        d_out.expect_guards("out");
+  for (DType wt : weight_dtypes()) {
+    for (int hidden : {1, 16, 37, 80, 128, 2051}) {  // 2051: more than 1024 threads' worth, odd
+      for (int tokens : {1, 7, 13}) {
+        for (bool with_delta : {true, false}) {
+          SCOPED_TRACE("T=" + std::to_string(tokens) + " H=" + std::to_string(hidden) +
+                       (with_delta ? " delta" : " no delta") + ", " + desc(wt));
+          const Shape sh{tokens, hidden};
+          auto residual = uniform(static_cast<std::size_t>(tokens) * hidden, -2, 3, 40);
+          auto delta = uniform(static_cast<std::size_t>(tokens) * hidden, -1, 1, 41);
+          auto gamma = uniform(hidden, 0.5f, 1.5f, 42);
+          const float eps = 1e-6f;
+          const float ds = 0.22f;  // Granite's residual_multiplier
+          DevBuf d_res(residual, DType::F32, sh);
+          DevBuf d_delta(delta, DType::F32, sh);
+          auto d_gamma = weights(gamma, wt, {hidden});
+          DevBuf d_out(DType::F32, sh);
+          add_rmsnorm(dev->s(), d_res.view(), with_delta ? d_delta.view() : TensorView{}, ds, d_gamma->view(), eps,
+                      d_out.view());
+          dev->s().synchronize();
+          std::vector<float> want(residual.size());
+          ref::add_rmsnorm(host(residual, DType::F32, sh), with_delta ? host(delta, DType::F32, sh) : TensorView{}, ds,
+                           host(gamma, DType::F32, {hidden}), eps, host(want, DType::F32, sh));
+          EXPECT_TRUE(close(d_res.read<float>(), residual, kExact)) << "residual after the add";
+          EXPECT_TRUE(close(d_out.read<float>(), want, kLayerNorm)) << "out";
+          d_res.expect_guards("residual");
+          d_out.expect_guards("out");
+        }
       }
     }
   }
@@ -476,78 +477,85 @@ OPS_TEST(AddRmsNorm) {
 
 OPS_TEST(SwiGlu) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
-  if (kCuda) GTEST_SKIP() << "SwiGlu: no CUDA kernel yet (the entry point throws on CUDA)";
   for (int tokens : {1, 7, 13}) {
-    const int f = 37;
-    auto gu = uniform(static_cast<std::size_t>(tokens) * 2 * f, -6, 6, 43);
-    DevBuf d_gu(gu, DType::F32, {tokens, 2 * f});
-    DevBuf d_out(DType::F32, {tokens, f});
-    swiglu(dev->s(), d_gu.view(), d_out.view());
-    dev->s().synchronize();
-    std::vector<float> want(static_cast<std::size_t>(tokens) * f);
-    ref::swiglu(host(gu, DType::F32, {tokens, 2 * f}), host(want, DType::F32, {tokens, f}));
-    EXPECT_TRUE(close(d_out.read<float>(), want, kActivation)) << "T=" << tokens;
-    d_out.expect_guards("out");
+    for (int f : {1, 37, 300}) {
+      auto gu = uniform(static_cast<std::size_t>(tokens) * 2 * f, -6, 6, 43);
+      DevBuf d_gu(gu, DType::F32, {tokens, 2 * f});
+      DevBuf d_out(DType::F32, {tokens, f});
+      swiglu(dev->s(), d_gu.view(), d_out.view());
+      dev->s().synchronize();
+      std::vector<float> want(static_cast<std::size_t>(tokens) * f);
+      ref::swiglu(host(gu, DType::F32, {tokens, 2 * f}), host(want, DType::F32, {tokens, f}));
+      EXPECT_TRUE(close(d_out.read<float>(), want, kActivation)) << "T=" << tokens << " F=" << f;
+      EXPECT_TRUE(close(d_gu.read<float>(), gu, {0, 0})) << "gate_up must not change";
+      d_out.expect_guards("out");
+    }
   }
 }
 
 OPS_TEST(Scale) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
-  if (kCuda) GTEST_SKIP() << "Scale: no CUDA kernel yet (the entry point throws on CUDA)";
-  auto x = uniform(13 * 101, -5, 5, 44);
-  DevBuf d_x(x, DType::F32, {13, 101});
-  scale(dev->s(), d_x.view(), 1.0f / 8.0f);
-  dev->s().synchronize();
-  ref::scale(host(x, DType::F32, {13, 101}), 1.0f / 8.0f);
-  EXPECT_TRUE(close(d_x.read<float>(), x, kExact));
-  d_x.expect_guards("x");
+  for (const Shape& shape : {Shape{13, 101}, Shape{1}, Shape{3, 5, 7}}) {
+    SCOPED_TRACE("shape " + shape.str());
+    const auto n = static_cast<std::size_t>(shape.numel());
+    auto x = uniform(n, -5, 5, 44);
+    DevBuf d_x(x, DType::F32, shape);
+    scale(dev->s(), d_x.view(), 1.0f / 8.0f);
+    dev->s().synchronize();
+    ref::scale(host(x, DType::F32, shape), 1.0f / 8.0f);
+    EXPECT_TRUE(close(d_x.read<float>(), x, kExact));
+    d_x.expect_guards("x");
+  }
 }
 
 OPS_TEST(EmbeddingLookup) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
-  if (kCuda) GTEST_SKIP() << "EmbeddingLookup: no CUDA kernel yet (the entry point throws on CUDA)";
   std::vector<std::int32_t> ids(kTokens);
   for (int t = 0; t < kTokens; ++t) ids[t] = (t * 37 + 11) % kVocab;
   ids[0] = 0;
   ids[5] = kVocab - 1;
-  for (float sc : {1.0f, 12.0f}) {
-    SCOPED_TRACE("scale " + std::to_string(sc));
-    auto wte = uniform(kVocab * kHidden, -1, 1, 45);
-    DevBuf d_ids(ids, DType::I32, {kTokens});
-    DevBuf d_wte(wte, DType::F32, {kVocab, kHidden});
-    DevBuf d_out(DType::F32, {kTokens, kHidden});
-    embedding_lookup(dev->s(), d_ids.view(), d_wte.view(), sc, d_out.view());
-    dev->s().synchronize();
-    std::vector<float> want(kTokens * kHidden);
-    ref::embedding_lookup(host(ids, DType::I32, {kTokens}), host(wte, DType::F32, {kVocab, kHidden}), sc,
-                          host(want, DType::F32, {kTokens, kHidden}));
-    EXPECT_TRUE(close(d_out.read<float>(), want, kExact));
-    if (sc == 1.0f) {  // scale 1 copies exactly
-      const auto got = d_out.read<float>();
-      for (int t = 0; t < kTokens; ++t)
-        for (int i = 0; i < kHidden; ++i) ASSERT_EQ(got[t * kHidden + i], wte[ids[t] * kHidden + i]);
+  for (DType wt : weight_dtypes()) {
+    for (float sc : {1.0f, 12.0f}) {
+      SCOPED_TRACE("scale " + std::to_string(sc) + ", " + desc(wt));
+      auto wte = uniform(kVocab * kHidden, -1, 1, 45);
+      DevBuf d_ids(ids, DType::I32, {kTokens});
+      auto d_wte = weights(wte, wt, {kVocab, kHidden});  // rounds wte to the stored values
+      DevBuf d_out(DType::F32, {kTokens, kHidden});
+      embedding_lookup(dev->s(), d_ids.view(), d_wte->view(), sc, d_out.view());
+      dev->s().synchronize();
+      std::vector<float> want(kTokens * kHidden);
+      ref::embedding_lookup(host(ids, DType::I32, {kTokens}), host(wte, DType::F32, {kVocab, kHidden}), sc,
+                            host(want, DType::F32, {kTokens, kHidden}));
+      EXPECT_TRUE(close(d_out.read<float>(), want, kExact));
+      if (sc == 1.0f) {  // scale 1 copies exactly
+        const auto got = d_out.read<float>();
+        for (int t = 0; t < kTokens; ++t)
+          for (int i = 0; i < kHidden; ++i) ASSERT_EQ(got[t * kHidden + i], wte[ids[t] * kHidden + i]);
+      }
+      d_out.expect_guards("out");
     }
-    d_out.expect_guards("out");
   }
 }
 
 OPS_TEST(Rope) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
-  if (kCuda) GTEST_SKIP() << "Rope: no CUDA kernel yet (the entry point throws on CUDA)";
   struct Case {
     int n_kv, ratio, d, scaling;
+    int rotary = 0;  // 0: all of head_dim
   };
-  const Case cases[] = {{2, 1, 16, 0}, {1, 3, 64, 1}, {2, 5, 80, 2}, {1, 3, 128, 2}, {3, 1, 32, 1}};
+  const Case cases[] = {{2, 1, 16, 0},     {1, 3, 64, 1},    {2, 5, 80, 2}, {1, 3, 128, 2}, {3, 1, 32, 1},
+                        {2, 3, 64, 0, 32}, {1, 5, 96, 2, 48}};  // the last two: partial rotary
   for (const Case& c : cases) {
     for (int tokens : {1, 7, 13}) {
       const AttentionShape a{c.n_kv * c.ratio, c.n_kv, c.d, 1.0f / std::sqrt(static_cast<float>(c.d))};
       RopeParams p;
+      p.rotary_dim = c.rotary;
       p.theta = c.scaling == 2 ? 500000.0f : 10000.0f;
       p.scaling = c.scaling;
       p.factor = c.scaling == 1 ? 4.0f : 8.0f;
       SCOPED_TRACE("T=" + std::to_string(tokens) + " D=" + std::to_string(c.d) + " heads=" +
                    std::to_string(a.n_heads) + "/" + std::to_string(a.n_kv_heads) + " scaling=" +
-                   std::to_string(c.scaling));
+                   std::to_string(c.scaling) + " rotary=" + std::to_string(c.rotary));
       const int width = (a.n_heads + 2 * a.n_kv_heads) * c.d;
       auto qkv = uniform(static_cast<std::size_t>(tokens) * width, -1, 1, 46);
       std::vector<std::int32_t> pos(tokens);
@@ -573,7 +581,6 @@ OPS_TEST(Rope) {
 // RoPE by hand: at position 0 nothing changes; D = 2 at position 1 rotates by 1 radian.
 OPS_TEST(RopeByHand) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
-  if (kCuda) GTEST_SKIP() << "RopeByHand: no CUDA kernel yet (the entry point throws on CUDA)";
   const AttentionShape a{1, 1, 2, 1.0f};
   std::vector<float> qkv{1.0f, 0.0f, 0.5f, 0.25f, 9.0f, 9.0f, 1.0f, 0.0f, 0.5f, 0.25f, 9.0f, 9.0f};
   std::vector<std::int32_t> pos{0, 1};
@@ -591,16 +598,10 @@ OPS_TEST(RopeByHand) {
 }
 
 // ---- grouped-query attention ---------------------------------------------------------------------
-// Bounds as attention prefill / decode. On CUDA only the n_kv = n_heads case runs (GQA kernels are
-// not written yet); the other cases skip visibly.
+// Bounds as attention prefill / decode; kv_append exact.
 void run_gqa(Device& dev, const std::vector<int>& lengths, int n_kv, int ratio, int d, float scale) {
   const AttentionShape a{n_kv * ratio, n_kv, d, scale};
   SCOPED_TRACE("gqa heads=" + std::to_string(a.n_heads) + "/" + std::to_string(n_kv) + " D=" + std::to_string(d));
-  if (kCuda && ratio != 1) {
-    std::cout << "[  SKIPPED ] CUDA grouped-query attention not implemented: heads " << a.n_heads << "/" << n_kv
-              << "\n";
-    return;
-  }
   auto off = offsets_of(lengths);
   const int tokens = off.back();
   const int batch = static_cast<int>(lengths.size());
@@ -669,8 +670,12 @@ void run_gqa(Device& dev, const std::vector<int>& lengths, int n_kv, int ratio, 
 OPS_TEST(AttentionGqa) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
   const std::vector<int> nested{1, 7, 13, 3};
-  for (int d : {16, 32, 64, 80, 128})
+  for (int d : {16, 24, 32, 64, 80, 100, 128})
     for (int ratio : {1, 3, 5}) run_gqa(*dev, nested, 2, ratio, d, 1.0f / std::sqrt(static_cast<float>(d)));
+  // Longer sequences: prefill over several key tiles (32 keys) with tiles straddling sequences, and
+  // decode over more keys than one pass of the decode block's warps (256).
+  for (int ratio : {1, 3, 5}) run_gqa(*dev, {40, 1, 300, 33}, 2, ratio, 128, 1.0f / std::sqrt(128.0f));
+  run_gqa(*dev, {70, 5, 261}, 1, 5, 16, 0.25f);
   run_gqa(*dev, {7}, 1, 5, 64, 0.015625f);  // Granite-style custom scale
   run_gqa(*dev, {1}, 3, 3, 32, 0.2f);
 }
