@@ -3,6 +3,7 @@
 // stay within --budget on every policy at 25% of a model of a few hundred MB, and with
 // --host-budget 0 the pack file's page cache holds no more than the device tier and the reads in
 // flight. The same measurement of a resident run sees the whole model, so it is no blind meter.
+// The LLaMA family (GQA, SwiGLU) is measured the same way.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -31,24 +32,35 @@ std::string mid_toml() {
          "dtype = \"f32\"\n[weights]\nrandom = true\nseed = 3\n";
 }
 
+// The LLaMA family at the same scale: 12 blocks of hidden 768 with 4 KV heads of 12 (GQA) and a
+// SwiGLU MLP of 2048, about 22 MiB a block in f32.
+std::string llama_toml() {
+  return "[model]\nname = \"mid-llama\"\nfamily = \"llama\"\nvocab_size = 4096\ncontext_length = 64\n"
+         "hidden_size = 768\nnum_layers = 12\nnum_heads = 12\nnum_kv_heads = 4\nffn_size = 2048\n"
+         "dtype = \"f32\"\n[weights]\nrandom = true\nseed = 3\n";
+}
+
 class MemoryOutside : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::filesystem::path(test::temp_dir("outside"));
     test::write_text(*dir_ / "mid.toml", mid_toml());
     spec_ = new ModelSpec(load_model_spec((*dir_ / "mid.toml").string()));
+    test::write_text(*dir_ / "mid-llama.toml", llama_toml());
+    llama_ = new ModelSpec(load_model_spec((*dir_ / "mid-llama.toml").string()));
   }
   static void TearDownTestSuite() {
     std::filesystem::remove_all(*dir_);
     delete dir_;
     delete spec_;
+    delete llama_;
   }
   struct Measured {
     std::uint64_t budget = 0, planned_peak = 0, largest_pack = 0, max_process = 0, max_cache = 0;
     int samples = 0, streams = 0;
   };
   // Runs prefill + 3 decode steps, sampling the residency after every block's compute.
-  static Measured run(Policy policy, const char* budget, const char* host_budget) {
+  static Measured run(Policy policy, const char* budget, const char* host_budget, const ModelSpec* spec = nullptr) {
     EngineConfig cfg;
     cfg.progress = false;
     cfg.pack_dir = dir_->string();
@@ -62,7 +74,7 @@ class MemoryOutside : public ::testing::Test {
     test::ResidencyMeter meter;
     const Engine* engine_ptr = nullptr;
     cfg.after_block = [&](int, int) { meter.sample(engine_ptr->placement().weight_regions()); };
-    Engine engine(*spec_, cfg);
+    Engine engine(spec ? *spec : *spec_, cfg);
     engine_ptr = &engine;
     GenerateRequest req;
     req.prompts = {{1, 2, 3, 4, 5, 6, 7, 8}, {9, 10, 11}};
@@ -80,9 +92,11 @@ class MemoryOutside : public ::testing::Test {
   }
   static std::filesystem::path* dir_;
   static ModelSpec* spec_;
+  static ModelSpec* llama_;
 };
 std::filesystem::path* MemoryOutside::dir_ = nullptr;
 ModelSpec* MemoryOutside::spec_ = nullptr;
+ModelSpec* MemoryOutside::llama_ = nullptr;
 
 TEST_F(MemoryOutside, EveryPolicyStaysWithinTheBudgetAtEveryLayer) {
   for (Policy pol : {Policy::UM, Policy::UMPrefetch, Policy::Stream, Policy::Auto}) {
@@ -97,6 +111,18 @@ TEST_F(MemoryOutside, EveryPolicyStaysWithinTheBudgetAtEveryLayer) {
     EXPECT_LE(m.max_cache, m.budget + static_cast<std::uint64_t>(m.streams) * m.largest_pack)
         << format_bytes(m.max_cache) << " of the pack file in the page cache";
   }
+}
+
+TEST_F(MemoryOutside, LlamaStaysWithinTheBudgetAtEveryLayerOnEveryPolicy) {
+  for (Policy pol : {Policy::UM, Policy::UMPrefetch, Policy::Stream, Policy::Auto}) {
+    SCOPED_TRACE(policy_name(pol));
+    const Measured m = run(pol, "25%", "0", llama_);
+    EXPECT_EQ(m.samples, 12 * 4);
+    EXPECT_LE(m.max_process, m.budget) << format_bytes(m.max_process) << " of weights mapped, budget " << format_bytes(m.budget);
+    EXPECT_GE(m.max_process, m.planned_peak / 2) << format_bytes(m.max_process);
+  }
+  const Measured resident = run(Policy::Resident, nullptr, nullptr, llama_);
+  EXPECT_GE(resident.max_process, resident.budget * 9 / 10) << "the meter sees the resident LLaMA whole";
 }
 
 TEST_F(MemoryOutside, AHostBudgetKeepsStreamedPacksInThePageCacheNotInTheProcess) {
