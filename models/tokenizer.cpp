@@ -415,6 +415,8 @@ std::optional<Tokenizer> Tokenizer::load(const std::string& model_dir) {
   const fs::path tj = dir / "tokenizer.json", vj = dir / "vocab.json", mt = dir / "merges.txt";
   // LLaMA 2 directories carry tokenizer.json (a SentencePiece BPE in Hugging Face's form, which the
   // byte-level loader cannot read) beside tokenizer.model: the SentencePiece model comes first.
+  // A tokenizer.model that is not SentencePiece's (tiktoken's has the same name) leaves a
+  // readable tokenizer.json in charge; when that fails too, the tokenizer.model error is the one.
   if (const fs::path sm = dir / "tokenizer.model"; fs::exists(sm, ec)) {
     bool add_bos = true, add_eos = false;  // LlamaTokenizer's defaults
     if (const fs::path tc = dir / "tokenizer_config.json"; fs::exists(tc, ec)) {
@@ -422,7 +424,16 @@ std::optional<Tokenizer> Tokenizer::load(const std::string& model_dir) {
       if (c.is_object() && c.contains("add_bos_token") && c["add_bos_token"].is_boolean()) add_bos = c["add_bos_token"];
       if (c.is_object() && c.contains("add_eos_token") && c["add_eos_token"].is_boolean()) add_eos = c["add_eos_token"];
     }
-    return from_sentencepiece_model(sm.string(), add_bos, add_eos);
+    try {
+      return from_sentencepiece_model(sm.string(), add_bos, add_eos);
+    } catch (const BadInput&) {
+      if (!fs::exists(tj, ec)) throw;
+      try {
+        return from_tokenizer_json(tj.string());
+      } catch (const BadInput&) {
+      }
+      throw;
+    }
   }
   if (fs::exists(tj, ec)) return from_tokenizer_json(tj.string());
   const bool has_vocab = fs::exists(vj, ec), has_merges = fs::exists(mt, ec);

@@ -156,6 +156,8 @@ TEST(SentencePiece, LeadingSpaceIsDroppedOnlyAtTheStartAndAfterControlPieces) {
   EXPECT_EQ(tok.token_text(hello[0], hello.back()), " H");
   EXPECT_EQ(tok.token_bytes_of(hello[0]), " H");
   expect_bad_input([&] { tok.decode({tok.vocab_size()}); }, {"token id", std::to_string(tok.vocab_size())});
+  // Invalid UTF-8: the library's normalizer makes each bad byte U+FFFD (byte-level BPE keeps it).
+  EXPECT_EQ(tok.decode(tok.encode("a\xFF" "b")), "a\xEF\xBF\xBD" "b");
 }
 
 class SentencePieceFiles : public ::testing::Test {
@@ -195,6 +197,14 @@ TEST_F(SentencePieceFiles, BrokenModelFilesAreOneLineErrorsNamingTheFile) {
   expect_bad_input(with(good.substr(0, good.size() / 2)), {p.string(), "SentencePiece model"});
   expect_bad_input([] { Tokenizer::from_sentencepiece_model("/nonexistent/tokenizer.model"); },
                    {"/nonexistent/tokenizer.model", "cannot open"});
+  // Beside a tokenizer.json that reads, a tokenizer.model that is not SentencePiece's is passed
+  // over; beside one that does not, its own error is the one given.
+  write_text(dir / "tokenizer.json", "{");
+  expect_bad_input(with("not sentencepiece"), {p.string(), "SentencePiece model"});
+  fs::copy_file(kData / "tokenizer.json", dir / "tokenizer.json", fs::copy_options::overwrite_existing);
+  const auto t = Tokenizer::load(dir.string());
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->kind(), Tokenizer::Kind::ByteLevelBpe);
 }
 
 TEST(SentencePiece, MalformedGgufVocabulariesNameTheProblem) {
