@@ -198,6 +198,7 @@ TokenizerData gguf_tokenizer_data(const std::string& path) {
   id("tokenizer.ggml.eos_token_id", d.eos_id);
   id("tokenizer.ggml.unknown_token_id", d.unk_id);
   id("tokenizer.ggml.padding_token_id", d.pad_id);
+  d.add_bos = d.model == "llama";  // llama.cpp's default for SentencePiece vocabularies
   if (f.has("tokenizer.ggml.add_bos_token")) d.add_bos = f.get_bool("tokenizer.ggml.add_bos_token");
   if (f.has("tokenizer.ggml.add_eos_token")) d.add_eos = f.get_bool("tokenizer.ggml.add_eos_token");
   if (f.has("tokenizer.ggml.add_space_prefix")) d.add_space_prefix = f.get_bool("tokenizer.ggml.add_space_prefix");

@@ -457,6 +457,28 @@ std::optional<Tokenizer> Tokenizer::load(const std::string& model_dir) {
   const fs::path dir(model_dir);
   if (!fs::is_directory(dir, ec)) return std::nullopt;
   const fs::path tj = dir / "tokenizer.json", vj = dir / "vocab.json", mt = dir / "merges.txt";
+  // LLaMA 2 directories carry tokenizer.json (a SentencePiece BPE in Hugging Face's form, which the
+  // byte-level loader cannot read) beside tokenizer.model: the SentencePiece model comes first.
+  // A tokenizer.model that is not SentencePiece's (tiktoken's has the same name) leaves a
+  // readable tokenizer.json in charge; when that fails too, the tokenizer.model error is the one.
+  if (const fs::path sm = dir / "tokenizer.model"; fs::exists(sm, ec)) {
+    bool add_bos = true, add_eos = false;  // LlamaTokenizer's defaults
+    if (const fs::path tc = dir / "tokenizer_config.json"; fs::exists(tc, ec)) {
+      const json c = parse_json_file(tc.string());
+      if (c.is_object() && c.contains("add_bos_token") && c["add_bos_token"].is_boolean()) add_bos = c["add_bos_token"];
+      if (c.is_object() && c.contains("add_eos_token") && c["add_eos_token"].is_boolean()) add_eos = c["add_eos_token"];
+    }
+    try {
+      return from_sentencepiece_model(sm.string(), add_bos, add_eos);
+    } catch (const BadInput&) {
+      if (!fs::exists(tj, ec)) throw;
+      try {
+        return from_tokenizer_json(tj.string());
+      } catch (const BadInput&) {
+      }
+      throw;
+    }
+  }
   if (fs::exists(tj, ec)) return from_tokenizer_json(tj.string());
   const bool has_vocab = fs::exists(vj, ec), has_merges = fs::exists(mt, ec);
   if (has_vocab && has_merges) return from_vocab_merges(vj.string(), mt.string());
@@ -528,10 +550,12 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_spec
   if (add_special && add_bos_ && bos_id_ >= 0) ids.push_back(bos_id_);
   const auto rest = encode(text);
   ids.insert(ids.end(), rest.begin(), rest.end());
+  if (add_special && add_eos_ && eos_id_ >= 0) ids.push_back(eos_id_);
   return ids;
 }
 
 void Tokenizer::encode_plain(std::string_view text, std::vector<std::int32_t>& ids) const {
+  if (kind_ == Kind::SentencePiece) return spm_encode(text, ids);
   const PreKind pre = pre_ == Pre::Gpt2 ? PreKind::Gpt2 : pre_ == Pre::Smollm ? PreKind::Smollm : PreKind::Llama3;
   for_each_word(text, [&](std::string_view word) {
     const std::string key(word);
@@ -555,12 +579,12 @@ bool Tokenizer::has_id(std::int32_t id) const {
   return id >= 0 && static_cast<std::size_t>(id) < id_present_.size() && id_present_[static_cast<std::size_t>(id)];
 }
 
-std::string Tokenizer::decode(const std::vector<std::int32_t>& ids) const {
+std::string Tokenizer::decode(const std::vector<std::int32_t>& ids, std::int32_t after) const {
   std::string out;
+  std::int32_t prev = after;
   for (const std::int32_t id : ids) {
-    if (!has_id(id))
-      throw BadInput("token id " + std::to_string(id) + " is not in the vocabulary of the tokenizer (" + source_ + ")");
-    out += id_bytes_[static_cast<std::size_t>(id)];
+    out += token_text(id, prev);
+    prev = id;
   }
   return out;
 }
@@ -575,8 +599,9 @@ std::vector<std::string> Tokenizer::split_words(std::string_view text) {
 std::optional<Tokenizer> Tokenizer::from_data(const TokenizerData& d) {
   const std::string where = d.origin.empty() ? std::string("tokenizer data") : d.origin;
   if (d.model == "none") return std::nullopt;
+  if (d.model == "llama") return from_llama_data(d, where);
   if (d.model != "gpt2")
-    throw BadInput(where + ": tokenizer model '" + d.model + "' is not supported (supported: gpt2, none)");
+    throw BadInput(where + ": tokenizer model '" + d.model + "' is not supported (supported: gpt2, llama, none)");
   const Pre pre = pre_named(d.pre, where);
   std::unordered_map<std::string, std::int64_t> vocab;
   for (std::size_t i = 0; i < d.tokens.size(); ++i) vocab.emplace(d.tokens[i], static_cast<std::int64_t>(i));
@@ -609,6 +634,7 @@ std::optional<Tokenizer> Tokenizer::from_data(const TokenizerData& d) {
   t.bos_id_ = check_id(d.bos_id, "BOS");
   t.eos_id_ = check_id(d.eos_id, "EOS");
   t.add_bos_ = d.add_bos;
+  t.add_eos_ = d.add_eos;
   return t;
 }
 
@@ -621,6 +647,15 @@ const std::string& Tokenizer::token_bytes_of(std::int32_t id) const {
   if (!has_id(id))
     throw BadInput("token id " + std::to_string(id) + " is not in the vocabulary of the tokenizer (" + source_ + ")");
   return id_bytes_[static_cast<std::size_t>(id)];
+}
+
+std::string Tokenizer::token_text(std::int32_t id, std::int32_t prev) const {
+  const std::string& bytes = token_bytes_of(id);
+  if (kind_ != Kind::SentencePiece || !dummy_prefix_ ||
+      !(piece_flags_[static_cast<std::size_t>(id)] & kLeadingSpace))
+    return bytes;
+  const bool at_start = prev < 0 || (has_id(prev) && (piece_flags_[static_cast<std::size_t>(prev)] & kControl));
+  return at_start ? bytes.substr(1) : bytes;
 }
 
 // ---- streaming decode ---------------------------------------------------------------------------
@@ -640,7 +675,8 @@ std::size_t incomplete_tail(const std::string& s) {
 }  // namespace
 
 std::string TextStream::push(std::int32_t id) {
-  pending_ += tok_->token_bytes_of(id);
+  pending_ += tok_->token_text(id, prev_);
+  prev_ = id;
   const std::size_t hold = incomplete_tail(pending_);
   std::string out = pending_.substr(0, pending_.size() - hold);
   pending_.erase(0, pending_.size() - hold);

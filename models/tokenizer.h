@@ -11,6 +11,13 @@
 // (Unicode categories from ICU), and each word's bytes are merged pair by pair, lowest merge rank
 // first (BPE, Sennrich et al. 2016). Added / special tokens written in the text are matched first
 // (longest match) and become single ids. Schema and notes: docs/model-format.md, "Tokenizer".
+//
+// SentencePiece models (Kudo & Richardson 2018; LLaMA 2, Mistral) are encoded by Google's
+// libsentencepiece (models/tokenizer_spm.cpp): a Hugging Face directory's tokenizer.model, or a
+// GGUF vocabulary of tokenizer.ggml.model "llama", given to the library as the ModelProto it
+// describes. Control pieces written in the text (<s>, </s>) are split out first and become one id
+// each; the text between them is encoded piece by piece, each with the dummy-prefix space, as
+// llama.cpp and Hugging Face's LlamaTokenizer do. User-defined pieces are matched by the library.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -23,14 +30,24 @@
 
 #include "models/tokenizer_data.h"
 
+namespace sentencepiece {
+class SentencePieceProcessor;
+}
+
 namespace ferry {
 
 class Tokenizer {
  public:
-  // The tokenizer of a model directory: tokenizer.json when present, else vocab.json +
-  // merges.txt; std::nullopt when the directory has neither (or is not a directory).
+  enum class Kind : std::uint8_t { ByteLevelBpe, SentencePiece };
+
+  // The tokenizer of a model directory: tokenizer.model (SentencePiece, with add_bos_token /
+  // add_eos_token from tokenizer_config.json when it has them: BOS yes, EOS no otherwise, as
+  // LlamaTokenizer) when present, else tokenizer.json, else vocab.json + merges.txt; std::nullopt
+  // when the directory has none (or is not a directory).
   // Throws BadInput naming the file for a malformed or unsupported one.
   static std::optional<Tokenizer> load(const std::string& model_dir);
+  // A SentencePiece model file (tokenizer.model). BadInput naming it when it is not one.
+  static Tokenizer from_sentencepiece_model(const std::string& path, bool add_bos = true, bool add_eos = false);
   static Tokenizer from_vocab_merges(const std::string& vocab_json, const std::string& merges_txt);
   static Tokenizer from_tokenizer_json(const std::string& tokenizer_json);
   // From a vocabulary as a GGUF file carries it. model "gpt2": byte-level BPE with the
@@ -40,9 +57,14 @@ class Tokenizer {
   // std::nullopt (no tokenizer; the caller uses --ids). Anything else: BadInput naming it.
   // Tokens of token_type 3 (control) or 4 (user-defined) written in the text are matched first
   // (longest match) and become single ids.
+  // model "llama": SentencePiece BPE from tokens, scores and token_type (1 normal, 2 unknown,
+  // 3 control, 4 user-defined, 5 unused, 6 byte <0xNN>: byte fallback), with LLaMA's normalizer
+  // (no normalization, whitespace kept, the dummy prefix when add_space_prefix).
   static std::optional<Tokenizer> from_data(const TokenizerData& data);
 
-  // encode(text) and, with add_special, BOS first when the model says so (add_bos()).
+  Kind kind() const { return kind_; }
+  // encode(text) and, with add_special, BOS first and EOS last when the model says so
+  // (add_bos(), add_eos()).
   std::vector<std::int32_t> encode(std::string_view text, bool add_special) const;
   std::int32_t bos_id() const { return bos_id_; }  // -1 = none
   std::int32_t eos_id() const { return eos_id_; }  // -1 = none
@@ -50,17 +72,26 @@ class Tokenizer {
   // The chat template the model's files carry (GGUF tokenizer.chat_template, tokenizer_config.json
   // chat_template); "" when none.
   const std::string& chat_template() const { return chat_template_; }
+  bool add_eos() const { return add_eos_; }
   // The id of a token given in its vocabulary form, -1 when absent.
   std::int32_t token_id(const std::string& token) const;
-  // The bytes of one token (what decode({id}) gives).
+  // The bytes of one token on its own, in the middle of a text: a SentencePiece piece's U+2581
+  // is a space, a byte piece <0xNN> the byte, a control piece its own text (as byte-level BPE's
+  // special tokens), the unknown piece " \u2047 " (the library's surface for it).
   const std::string& token_bytes_of(std::int32_t id) const;
+  // The bytes of token `id` where it follows token `prev` (-1: at the start of the text): for
+  // SentencePiece with the dummy prefix, a piece's leading space is dropped at the start and after
+  // a control piece (the space encode() added there); otherwise token_bytes_of(id).
+  std::string token_text(std::int32_t id, std::int32_t prev) const;
 
-  // UTF-8 text -> token ids. Bytes that are not valid UTF-8 are tokenised as bytes, so
-  // decode(encode(s)) == s for every s. Thread-safe (the per-word cache is locked).
+  // UTF-8 text -> token ids. Byte-level BPE: bytes that are not valid UTF-8 are tokenised as
+  // bytes, so decode(encode(s)) == s for every s. SentencePiece: decode(encode(s)) == s for valid
+  // UTF-8 (the library turns invalid bytes into U+FFFD). Thread-safe (the per-word cache is locked).
   std::vector<std::int32_t> encode(std::string_view text) const;
-  // Token ids -> bytes (usually UTF-8; a cut multi-byte character stays as its bytes).
+  // Token ids -> bytes (usually UTF-8; a cut multi-byte character stays as its bytes), the ids
+  // following token `after` (-1: they start the text; see token_text).
   // Throws BadInput for an id that is not in the vocabulary.
-  std::string decode(const std::vector<std::int32_t>& ids) const;
+  std::string decode(const std::vector<std::int32_t>& ids, std::int32_t after = -1) const;
 
   bool has_id(std::int32_t id) const;
   int vocab_size() const { return static_cast<int>(id_bytes_.size()); }  // largest id + 1
@@ -76,6 +107,7 @@ class Tokenizer {
     std::int32_t result;  // id of the merged token
   };
   struct WordCache;  // word -> ids, shared by copies, behind a mutex
+  struct Spm;        // the SentencePiece processor (models/tokenizer_spm.cpp), shared by copies
 
   Tokenizer();
   // Builds the tables from parsed vocabulary and merges; `vocab_file` / `merges_file` name the
@@ -85,6 +117,11 @@ class Tokenizer {
                          const std::vector<std::string>& merge_where, const std::string& vocab_file,
                          const std::string& merges_file, bool require_all_bytes = true);
   void bpe(std::string_view word, std::vector<std::int32_t>& out) const;
+  // A SentencePiece tokenizer around a loaded processor; `where` names the source in errors.
+  static Tokenizer from_processor(std::unique_ptr<sentencepiece::SentencePieceProcessor> proc,
+                                  const std::string& where, bool add_dummy_prefix);
+  static Tokenizer from_llama_data(const TokenizerData& data, const std::string& where);
+  void spm_encode(std::string_view text, std::vector<std::int32_t>& ids) const;
 
   std::vector<std::string> id_bytes_;                    // [vocab_size] bytes of each token
   std::vector<bool> id_present_;                         // [vocab_size] ids that have a token
@@ -100,7 +137,13 @@ class Tokenizer {
   std::vector<std::pair<std::string, std::int32_t>> specials_;  // longest first
   std::unordered_map<std::string, std::int32_t> token_ids_;     // vocabulary form -> id
   std::int32_t bos_id_ = -1, eos_id_ = -1;
-  bool add_bos_ = false;
+  bool add_bos_ = false, add_eos_ = false;
+  Kind kind_ = Kind::ByteLevelBpe;
+  std::shared_ptr<const Spm> spm_;        // SentencePiece only
+  bool dummy_prefix_ = false;             // SentencePiece: add_dummy_prefix
+  static constexpr std::uint8_t kControl = 1;       // a control piece (<s>)
+  static constexpr std::uint8_t kLeadingSpace = 2;  // a text piece starting with U+2581
+  std::vector<std::uint8_t> piece_flags_;  // SentencePiece: [vocab_size] kControl | kLeadingSpace
   void encode_plain(std::string_view text, std::vector<std::int32_t>& ids) const;
   std::string source_;
 };
@@ -108,15 +151,18 @@ class Tokenizer {
 // Streaming decode: ids one at a time -> the text complete so far. An incomplete UTF-8 sequence
 // at the end is held back until the next id completes it; bytes that can never start or continue
 // a character are passed through raw (as decode() does), so the concatenation of push() results
-// and flush() equals decode(ids). flush() returns the held-back bytes raw.
+// and flush() equals decode(ids, after). flush() returns the held-back bytes raw.
+// `after`: the token the streamed ids follow (the prompt's last one), -1 when they start the text;
+// a SentencePiece piece keeps its leading space after a prompt (" Paris"), not at the start.
 class TextStream {
  public:
-  explicit TextStream(const Tokenizer& tok) : tok_(&tok) {}
+  explicit TextStream(const Tokenizer& tok, std::int32_t after = -1) : tok_(&tok), prev_(after) {}
   std::string push(std::int32_t id);
   std::string flush();
 
  private:
   const Tokenizer* tok_;
+  std::int32_t prev_;
   std::string pending_;
 };
 

@@ -17,7 +17,8 @@ struct TokenizerData {
                                           // 4 user-defined, 5 unused, 6 byte), may be empty
   std::vector<std::string> merges; // tokenizer.ggml.merges ("a b"), byte-level BPE
   std::int32_t bos_id = -1, eos_id = -1, unk_id = -1, pad_id = -1;  // -1 = absent
-  bool add_bos = false, add_eos = false;  // tokenizer.ggml.add_bos_token / add_eos_token
+  bool add_bos = false, add_eos = false;  // tokenizer.ggml.add_bos_token / add_eos_token (absent:
+                                          // BOS for model "llama", as llama.cpp; otherwise none)
   bool add_space_prefix = true;           // tokenizer.ggml.add_space_prefix (SentencePiece)
   std::string chat_template;              // tokenizer.chat_template ("" = absent)
   std::string origin;                     // the file, for messages

@@ -76,7 +76,7 @@ ChatTemplate model_chat_template(const ModelSpec& spec, const std::string& text)
                               ? "its weights are random, not a Hugging Face directory or GGUF file"
                           : is_gguf_path(spec.weights.path)
                               ? "the GGUF file's tokenizer.ggml.model is none"
-                              : "no vocab.json/merges.txt or tokenizer.json in " + spec.weights.path;
+                              : "no tokenizer.model, tokenizer.json or vocab.json/merges.txt in " + spec.weights.path;
   throw BadInput(flag + ": model " + spec.name + " has no tokenizer (" + why + "); give token ids with --ids");
 }
 
@@ -93,11 +93,17 @@ std::vector<std::vector<std::int32_t>> read_prompt_text_file(const std::string& 
   return prompts;
 }
 
-// The decoded tokens; an id the tokenizer does not know (a model vocabulary padded beyond the
-// tokenizer's) shows as U+FFFD.
-std::string decode_text(const Tokenizer& tok, const std::vector<std::int32_t>& ids) {
+// The decoded tokens, which follow the prompt `prompt` (a SentencePiece piece keeps its leading space
+// there); an id the tokenizer does not know (a model vocabulary padded beyond the tokenizer's)
+// shows as U+FFFD.
+std::string decode_text(const Tokenizer& tok, const std::vector<std::int32_t>& ids,
+                        const std::vector<std::int32_t>& prompt) {
   std::string text;
-  for (const std::int32_t id : ids) text += tok.has_id(id) ? tok.decode({id}) : std::string("\xEF\xBF\xBD");
+  std::int32_t prev = prompt.empty() ? -1 : prompt.back();
+  for (const std::int32_t id : ids) {
+    text += tok.has_id(id) ? tok.token_text(id, prev) : std::string("\xEF\xBF\xBD");
+    prev = id;
+  }
   return text;
 }
 
@@ -196,7 +202,7 @@ void run(const RunFlags& f) {
   const bool stream_text = text_prompts && prompts.size() == 1 && !f.json;
   std::optional<TextStream> text_out;
   if (stream_text) {
-    text_out.emplace(*tokenizer);
+    text_out.emplace(*tokenizer, prompts[0].empty() ? -1 : prompts[0].back());
     req.on_token = [&text_out, &req](int, std::int32_t id) {
       // The end-of-turn / end-of-sequence token ends the text; it is not part of it.
       if (std::find(req.stop_ids.begin(), req.stop_ids.end(), id) != req.stop_ids.end()) return;
@@ -235,7 +241,8 @@ void run(const RunFlags& f) {
     j["stats"]["pack_fs"] = pack.used ? nlohmann::json(pack.fs) : nlohmann::json(nullptr);
     if (tokenizer) {
       for (std::size_t i = 0; i < res.sequences.size(); ++i)
-        j["sequences"][i]["generated_text"] = decode_text(*tokenizer, res.sequences[i].generated_ids);
+        j["sequences"][i]["generated_text"] =
+            decode_text(*tokenizer, res.sequences[i].generated_ids, res.sequences[i].prompt_ids);
     }
     if (f.report)
       j["report"] = bench::layer_report_json(bench::layer_report(engine, res.stats, engine.timeline()->records()));
@@ -252,7 +259,8 @@ void run(const RunFlags& f) {
     print_result_text(engine, res, stdout);
     if (tokenizer) {
       for (std::size_t i = 0; i < res.sequences.size(); ++i) {
-        const nlohmann::json text = decode_text(*tokenizer, res.sequences[i].generated_ids);
+        const nlohmann::json text =
+            decode_text(*tokenizer, res.sequences[i].generated_ids, res.sequences[i].prompt_ids);
         std::printf("sequence %zu text: %s\n", i, dump_json(text, -1).c_str());
       }
     }

@@ -276,7 +276,7 @@ TEST_F(TokenizerTest, FerryRunWithoutATokenizerAsksForIds) {
   const CmdResult r = run_ferry("run -q --no-probe -m " + q(dir / "hf") + " --prompt 'Hello' -n 1");
   EXPECT_EQ(r.exit_code, 2);
   for (const std::string& part : std::vector<std::string>{"--prompt", "has no tokenizer",
-                                                          "vocab.json/merges.txt or tokenizer.json", (dir / "hf").string(),
+                                                          "tokenizer.model, tokenizer.json or vocab.json/merges.txt", (dir / "hf").string(),
                                                           "--ids"})
     EXPECT_NE(r.err.find(part), std::string::npos) << part << " not in: " << r.err;
   const CmdResult ids = run_ferry("run -q --no-probe -m " + q(dir / "hf") + " --prompt '1 2 3' --ids -n 1 --json");
