@@ -65,7 +65,8 @@ void inspect(const InspectFlags& f) {
   if (f.json) {
     nlohmann::json j;
     j["model"] = {{"name", spec.name}, {"source", spec.source}, {"parameters", spec.parameter_count()},
-                  {"layers", spec.num_layers}, {"hidden", spec.hidden_size}, {"heads", spec.num_heads},
+                  {"family", spec.family}, {"layers", spec.num_layers}, {"hidden", spec.hidden_size},
+                  {"heads", spec.num_heads}, {"kv_heads", spec.kv_heads()}, {"head_dim", spec.head_dim()},
                   {"vocab", spec.vocab_size}, {"context", spec.context_length}, {"ffn", spec.ffn_size},
                   {"storage_dtype", dtype_name(spec.dtype)}, {"device", device_name(cfg.device)},
                   {"weight_dtype", dtype_name(wdt)}};
@@ -93,9 +94,9 @@ void inspect(const InspectFlags& f) {
   }
 
   std::printf("model    %s (%s)\n", spec.name.c_str(), spec.source.c_str());
-  std::printf("shape    %d layers, hidden %d, %d heads (head dim %d), ffn %d, vocab %d, context %d\n",
-              spec.num_layers, spec.hidden_size, spec.num_heads, spec.head_dim(), spec.ffn_size, spec.vocab_size,
-              spec.context_length);
+  std::printf("shape    %s: %d layers, hidden %d, %d heads, %d KV heads (head dim %d), ffn %d, vocab %d, context %d\n",
+              spec.family.c_str(), spec.num_layers, spec.hidden_size, spec.num_heads, spec.kv_heads(), spec.head_dim(),
+              spec.ffn_size, spec.vocab_size, spec.context_length);
   std::printf("params   %.3f B (%llu), stored as %s; on %s the weights are %s\n",
               static_cast<double>(spec.parameter_count()) / 1e9,
               static_cast<unsigned long long>(spec.parameter_count()), dtype_name(spec.dtype),
