@@ -10,8 +10,9 @@
     Face tokenizer.json + tokenizer_config.json in SmolLM2's and LLaMA 3's shapes (pre-tokenizer,
     added tokens, LLaMA 3's BOS post-processor, bos/eos tokens, chat template), with ids from
     `tokenizers` (add_special_tokens=True) and the chat prompt jinja2 renders, in hf_cases.json.
-  * With a SmolLM2 GGUF (argument 1, e.g. SmolLM2-135M-Instruct.Q4_1.gguf): /tmp/smollm2_tokenizer.json
-    with its vocabulary and ids; the test reads it from FERRY_SMOLLM2_TOKENIZER_JSON.
+  * With a SmolLM2 GGUF (argument 1, e.g. SmolLM2-135M-Instruct.Q4_1.gguf, from scripts/smollm2):
+    tests/data/tokenizer/smollm2_cases.json, ids of its vocabulary; the test loads the vocabulary
+    from the GGUF that FERRY_SMOLLM2_GGUF names (scripts/test sets it).
 """
 import json, os, sys
 from tokenizers import Tokenizer, models, pre_tokenizers, decoders, Regex, AddedToken
@@ -72,14 +73,15 @@ def smollm2(path):
     pre = bytes(one("tokenizer.ggml.pre")).decode()
     specials = [t for i, t in enumerate(tokens) if types[i] in (3, 4)]
     tok = hf(tokens, merges, pre, specials)
-    out = {"model": "gpt2", "pre": pre, "tokens": tokens, "token_type": types, "merges": merges,
+    # Only the expected ids are committed; the test reads the vocabulary from the GGUF itself.
+    out = {"version": "smollm2-tokenizer-v1", "pre": pre,
            "bos_id": int(one("tokenizer.ggml.bos_token_id")[0]), "eos_id": int(one("tokenizer.ggml.eos_token_id")[0]),
-           "chat_template": bytes(one("tokenizer.chat_template")).decode(), "cases": cases(tok)}
+           "cases": cases(tok)}
     import jinja2
-    out["chat_rendered"] = jinja2.Template(out["chat_template"]).render(
+    out["chat_rendered"] = jinja2.Template(bytes(one("tokenizer.chat_template")).decode()).render(
         messages=[{"role": "user", "content": "What is 2+2?"}], add_generation_prompt=True)
-    with open("/tmp/smollm2_tokenizer.json", "w") as fo:
-        json.dump(out, fo, ensure_ascii=False)
+    with open(os.path.join(DATA, "smollm2_cases.json"), "w") as fo:
+        json.dump(out, fo, ensure_ascii=False, separators=(",", ":"))
 
 LLAMA3_CHAT = ("{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
                "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + "
