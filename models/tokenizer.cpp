@@ -11,13 +11,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "base/error.h"
+#include "models/file_text.h"
 #include "models/tokenizer_hf.h"
 
 namespace ferry {
@@ -239,23 +238,7 @@ constexpr std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
 }
 
 // ---- files ------------------------------------------------------------------------------------
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw BadInput(path + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw BadInput(path + ": cannot read");
-  return ss.str();
-}
 
-json parse_json_file(const std::string& path) {
-  const std::string text = read_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw BadInput(path + ": invalid JSON: " + e.what());
-  }
-}
 
 // {"token": id, ...}; `where` is "FILE" or "FILE: model.vocab".
 std::unordered_map<std::string, std::int64_t> parse_vocab(const json& v, const std::string& where) {

@@ -5,10 +5,9 @@
 #include "models/tokenizer_hf.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "base/error.h"
+#include "models/file_text.h"
 
 namespace ferry {
 
@@ -120,19 +119,6 @@ std::string chat_template(const json& cfg, const std::string& path) {
   throw BadInput(path + ": chat_template: expected a string or a list of {\"name\", \"template\"}");
 }
 
-json read_config(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw BadInput(path + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  try {
-    const json j = json::parse(ss.str());
-    if (!j.is_object()) throw BadInput(path + ": expected a JSON object");
-    return j;
-  } catch (const json::exception& e) {
-    throw BadInput(path + ": invalid JSON: " + e.what());
-  }
-}
 
 }  // namespace
 
@@ -146,7 +132,8 @@ HfTokenizerExtras hf_tokenizer_extras(const json& tj, const std::string& path) {
   std::error_code ec;
   if (!fs::exists(cfg_path, ec)) return x;
   const std::string cp = cfg_path.string();
-  const json cfg = read_config(cp);
+  const json cfg = parse_json_file(cp);
+  if (!cfg.is_object()) throw BadInput(cp + ": expected a JSON object");
   if (const std::string bos = token_text(cfg, "bos_token", cp); !bos.empty() && x.bos_token.empty()) x.bos_token = bos;
   x.eos_token = token_text(cfg, "eos_token", cp);
   if (cfg.contains("add_bos_token")) {  // LLaMA 2 style; overrides what the post-processor implies

@@ -19,13 +19,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
+#include "models/file_text.h"
 #include "models/tokenizer.h"
 
 namespace ferry {
@@ -133,14 +132,6 @@ std::string one_line(std::string s) {
   return s;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw BadInput(path + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw BadInput(path + ": cannot read");
-  return ss.str();
-}
 
 // <0xNN> -> NN, -1 when `piece` is not of that form.
 int byte_of_piece(const std::string& piece) {
