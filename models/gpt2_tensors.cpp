@@ -1,6 +1,5 @@
 // The tensor table of GPT-2 (the family of models/gpt2.cpp; Hugging Face names and shapes, Conv1D
-// weights [in, out]), and the choice of weight source by ModelSpec.weights.
-#include "models/gguf.h"
+// weights [in, out]).
 #include "models/weights.h"
 
 namespace ferry {
@@ -30,12 +29,6 @@ std::vector<TensorInfo> gpt2_tensors(const ModelSpec& spec) {
   for (int b = 0; b < spec.num_layers; ++b)
     for (const auto& x : block) add("h." + std::to_string(b) + "." + x.local, x.shape, b + 1, x.local);
   return t;
-}
-
-std::unique_ptr<WeightSource> make_weight_source(const ModelSpec& spec) {
-  if (spec.weights.random) return random_source(spec);
-  if (is_gguf_path(spec.weights.path)) return open_gguf_weights(spec.weights.path);
-  return open_checkpoint(spec.weights.path);
 }
 
 }  // namespace ferry

@@ -12,6 +12,7 @@
 #include "memory/buffer.h"
 #include "models/family.h"
 #include "models/weights.h"
+#include "runtime/clock.h"
 #include "runtime/run_plan.h"
 
 namespace ferry {
@@ -33,13 +34,6 @@ std::vector<std::uint64_t> model_pack_bytes(const ModelSpec& spec, DeviceKind de
   for (const PackLayout& l : pack_layouts(spec, weight_dtype_for(spec, device))) bytes.push_back(l.bytes());
   return bytes;
 }
-
-namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-}  // namespace
 
 std::uint64_t batch_device_bytes(const ModelSpec& spec, std::int64_t sequences, std::int64_t rows,
                                  std::int64_t kv_positions, std::int64_t logit_rows, bool prompt_logits) {

@@ -10,14 +10,12 @@
 #include "base/sysinfo.h"
 #include "base/um_counters.h"
 #include "memory/buffer.h"
+#include "runtime/clock.h"
 #include "runtime/engine.h"
 
 namespace ferry {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // A device buffer of i32 indices plus the host vector staged into it.
 struct IndexBuffer {
