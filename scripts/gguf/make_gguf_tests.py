@@ -5,6 +5,8 @@ writer) and an independent numpy LLaMA (llama_ref.py):
   golden.json               greedy continuations and logits.npy the prompt logits, from llama_ref
   quants.gguf, quants.json  one tensor per quant type, and gguf.quants.dequantize's values
   bad-*.gguf                malformed files, one defect each
+  types.gguf                one metadata key of every GGUF value type (nested arrays too) and a
+                            custom alignment of 64 before its one tensor
 Run: python3 scripts/gguf/make_gguf_tests.py  (deterministic)."""
 import json
 import os
@@ -89,8 +91,21 @@ def write_gguf(path, cfg, w, tokens=None, arch="llama", skip_key=None, string_ke
     wr.close()
 
 
+def write_types(path):
+    wr = gguf.GGUFWriter(path, "llama")
+    wr.add_custom_alignment(64)
+    wr.add_uint8("t.u8", 200); wr.add_int8("t.i8", -100); wr.add_uint16("t.u16", 60000); wr.add_int16("t.i16", -30000)
+    wr.add_uint32("t.u32", 4000000000); wr.add_int32("t.i32", -2000000000); wr.add_float32("t.f32", 1.5)
+    wr.add_uint64("t.u64", 2**63 + 5); wr.add_int64("t.i64", -2**62); wr.add_float64("t.f64", -2.25)
+    wr.add_bool("t.bool", True); wr.add_string("t.str", "h\u00e9llo")
+    wr.add_array("t.arr", [1, 2, 3]); wr.add_array("t.strs", ["a", "bc"]); wr.add_array("t.nested", [[1, 2], [3]])
+    wr.add_tensor("x", np.arange(96, dtype=np.float32).reshape(3, 32))
+    wr.write_header_to_file(); wr.write_kv_data_to_file(); wr.write_tensors_to_file(); wr.close()
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    write_types(os.path.join(OUT, "types.gguf"))
     cfg = {"model_type": "llama", "vocab_size": 67, "hidden_size": 48, "num_hidden_layers": 2,
            "num_attention_heads": 6, "num_key_value_heads": 2, "intermediate_size": 40,
            "max_position_embeddings": 64, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,

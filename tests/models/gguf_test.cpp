@@ -97,6 +97,51 @@ TEST(Gguf, DequantizationMatchesTheGgufPackage) {
   }
 }
 
+// One key of every GGUF value type, written by the gguf package, with a custom alignment of 64;
+// the same file with its version field set to 2 (the layouts of versions 2 and 3 are the same for
+// little-endian files) reads the same.
+TEST(Gguf, EveryValueTypeBothVersionsAndACustomAlignment) {
+  const std::string v3 = kDir + "/types.gguf";
+  std::string bytes = read_all(v3);
+  bytes[4] = 2;
+  for (const std::string& path : {v3, write_temp("types-v2.gguf", bytes)}) {
+    SCOPED_TRACE(path);
+    const GgufFile f(path);
+    EXPECT_EQ(f.version(), path == v3 ? 3u : 2u);
+    EXPECT_EQ(f.get_uint("t.u8"), 200u);
+    EXPECT_EQ(std::get<std::int64_t>(f.metadata().at("t.i8").v), -100);
+    EXPECT_EQ(f.get_uint("t.u16"), 60000u);
+    EXPECT_EQ(std::get<std::int64_t>(f.metadata().at("t.i16").v), -30000);
+    EXPECT_EQ(f.get_uint("t.u32"), 4000000000u);
+    EXPECT_EQ(std::get<std::int64_t>(f.metadata().at("t.i32").v), -2000000000);
+    EXPECT_EQ(f.get_float("t.f32"), 1.5);
+    EXPECT_EQ(f.get_uint("t.u64"), (std::uint64_t{1} << 63) + 5);
+    EXPECT_EQ(std::get<std::int64_t>(f.metadata().at("t.i64").v), -(std::int64_t{1} << 62));
+    EXPECT_EQ(f.get_float("t.f64"), -2.25);
+    EXPECT_TRUE(f.get_bool("t.bool"));
+    EXPECT_EQ(f.get_string("t.str"), "h\xC3\xA9llo");
+    ASSERT_EQ(f.get_array("t.arr").size(), 3u);
+    EXPECT_EQ(std::get<std::int64_t>(f.get_array("t.arr")[2].v), 3);
+    ASSERT_EQ(f.get_array("t.strs").size(), 2u);
+    EXPECT_EQ(std::get<std::string>(f.get_array("t.strs")[1].v), "bc");
+    const auto& nested = f.get_array("t.nested");
+    ASSERT_EQ(nested.size(), 2u);
+    const auto& inner = std::get<std::vector<GgufValue>>(nested[0].v);
+    ASSERT_EQ(inner.size(), 2u);
+    EXPECT_EQ(std::get<std::int64_t>(inner[1].v), 2);
+    EXPECT_EQ(f.get_uint("general.alignment"), 64u);
+    const GgufTensor* x = f.find_tensor("x");
+    ASSERT_NE(x, nullptr);
+    EXPECT_EQ(x->ne, (std::vector<std::uint64_t>{32, 3}));
+    std::vector<float> got(96);
+    dequantize(x->type, f.tensor_data(*x), got.data(), 96);
+    for (int i = 0; i < 96; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], static_cast<float>(i));
+    // The data section starts on the file's own alignment.
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(f.tensor_data(*x)) % 64, 0u);
+    EXPECT_THROW((void)f.get_string("t.u8"), BadInput);
+  }
+}
+
 TEST(Gguf, MalformedFilesAreOneLineErrors) {
   const std::string good = read_all(kDir + "/micro.gguf");
   ASSERT_EQ(load_error(kDir + "/micro.gguf"), "");
