@@ -135,3 +135,56 @@ TEST(HfConfig, EpsilonBeyondFloatRangeIsRefused) {
 
 }  // namespace
 }  // namespace ferry
+
+namespace ferry {
+namespace {
+
+// A Mistral-7B-shaped config.json (abridged), for the LLaMA family's keys.
+const char* kMistralConfig = R"({
+  "architectures": ["MistralForCausalLM"],
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "intermediate_size": 14336,
+  "max_position_embeddings": 32768,
+  "model_type": "mistral",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 1000000.0,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "vocab_size": 32768
+})";
+
+TEST(HfConfig, MistralSlidingWindowAndTheLlamaKeysThatAreErrors) {
+  TempDir d;
+  d.write("config.json", kMistralConfig);
+  const ModelSpec s = parse_hf_config(d.path());
+  EXPECT_EQ(s.family, "llama");
+  EXPECT_EQ(s.kv_heads(), 8);
+  EXPECT_EQ(s.head_dim(), 128);
+  EXPECT_EQ(s.dtype, DType::BF16);
+  // A window as long as the context hides no key: plain causal attention.
+  d.write("config.json", replaced(kMistralConfig, "\"sliding_window\": null", "\"sliding_window\": 32768"));
+  EXPECT_EQ(parse_hf_config(d.path()).context_length, 32768);
+  struct Case {
+    const char *from, *to, *key, *why;
+  };
+  const Case cases[] = {
+      {"\"sliding_window\": null", "\"sliding_window\": 4096", "sliding_window", "sliding-window attention is not supported"},
+      {"\"sliding_window\": null", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}", "rope_scaling", "yarn"},
+      {"\"sliding_window\": null", "\"mlp_bias\": true", "mlp_bias", "not supported"},
+      {"\"hidden_act\": \"silu\"", "\"hidden_act\": \"gelu\"", "hidden_act", "gelu"},
+      {"\"torch_dtype\": \"bfloat16\"", "\"torch_dtype\": \"int8\"", "torch_dtype", "int8"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.to);
+    const std::string file = d.write("config.json", replaced(kMistralConfig, c.from, c.to));
+    expect_bad_input([&] { parse_hf_config(d.path()); }, {file, c.key, c.why});
+  }
+}
+
+}  // namespace
+}  // namespace ferry
