@@ -1,4 +1,4 @@
-// Hugging Face export: config.json (GPT2Config keys) + one model.safetensors, streamed.
+// Hugging Face export: config.json (the family's keys) + one model.safetensors, streamed.
 #include "models/export.h"
 
 #include <cerrno>
@@ -6,43 +6,14 @@
 #include <filesystem>
 #include <fstream>
 
-#include <nlohmann/json.hpp>
-
 #include "base/error.h"
 #include "base/progress.h"
+#include "models/family.h"
 #include "models/safetensors.h"
 
 namespace ferry {
 
-namespace {
-
-const char* torch_dtype(DType t) {
-  switch (t) {
-    case DType::F16: return "float16";
-    case DType::BF16: return "bfloat16";
-    default: return "float32";
-  }
-}
-
-}  // namespace
-
-std::string hf_config_json(const ModelSpec& spec) {
-  nlohmann::ordered_json j;
-  j["model_type"] = "gpt2";
-  j["architectures"] = {"GPT2LMHeadModel"};
-  j["vocab_size"] = spec.vocab_size;
-  j["n_positions"] = spec.context_length;
-  j["n_ctx"] = spec.context_length;
-  j["n_embd"] = spec.hidden_size;
-  j["n_layer"] = spec.num_layers;
-  j["n_head"] = spec.num_heads;
-  j["n_inner"] = spec.ffn_size;
-  j["activation_function"] = spec.activation == ops::Activation::GeluErf ? "gelu" : "gelu_new";
-  j["layer_norm_epsilon"] = static_cast<double>(spec.norm_epsilon);
-  j["tie_word_embeddings"] = spec.tied_embeddings;
-  j["torch_dtype"] = torch_dtype(spec.dtype);
-  return j.dump(2) + "\n";
-}
+std::string hf_config_json(const ModelSpec& spec) { return model_family(spec).hf_config_json(spec); }
 
 void export_hf(const ModelSpec& spec, WeightSource& source, const std::string& out_dir, bool progress) {
   namespace fs = std::filesystem;

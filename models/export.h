@@ -1,6 +1,7 @@
-// Export of a model (any WeightSource: random or checkpoint) as a Hugging Face GPT-2 directory:
-// config.json + model.safetensors in spec.dtype, tensor names without the "transformer." prefix
-// (as on the Hugging Face hub's gpt2).
+// Export of a model (any WeightSource: random, checkpoint or GGUF) as a Hugging Face directory:
+// config.json (the family's: GPT2Config, LlamaConfig or GraniteConfig keys) + model.safetensors in
+// spec.dtype, under the family's checkpoint names (GPT-2's without the "transformer." prefix, as on
+// the Hugging Face hub's gpt2; LLaMA's "model.layers.N...." as transformers writes them).
 #pragma once
 #include <string>
 
@@ -9,7 +10,7 @@
 
 namespace ferry {
 
-// The config.json text for `spec` (model_type "gpt2", GPT2LMHeadModel).
+// The config.json text for `spec` (ModelFamily::hf_config_json).
 std::string hf_config_json(const ModelSpec& spec);
 
 // Creates out_dir (and parents) and writes config.json and model.safetensors, streaming tensor by

@@ -93,6 +93,8 @@ class ModelFamily {
   // `logit_rows` rows. For the compute term of the bound (runtime/bound.h).
   virtual double pass_flops(const ModelSpec& spec, std::int64_t rows, std::int64_t attended,
                             std::int64_t logit_rows) const = 0;
+  // The Hugging Face config.json of this model (what `ferry export` writes beside the weights).
+  virtual std::string hf_config_json(const ModelSpec& spec) const = 0;
 };
 
 // The family of spec.family; BadInput naming it when unknown.

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <string>
 
 #include "models/family.h"
 
@@ -32,5 +33,9 @@ class WorkspaceCarver {
 // Sum of the element counts of the family's tensors (pack tensors counted once), overflow-checked:
 // BadInput naming the model when it does not fit in 64 bits.
 std::uint64_t count_parameters(const ModelSpec& spec, const ModelFamily& family);
+
+// config.json for export (models/hf_config_out.cpp).
+std::string gpt2_hf_config_json(const ModelSpec& spec);
+std::string llama_hf_config_json(const ModelSpec& spec);
 
 }  // namespace ferry

@@ -16,6 +16,7 @@ namespace {
 class Gpt2Family final : public ModelFamily {
  public:
   const char* name() const override { return "gpt2"; }
+  std::string hf_config_json(const ModelSpec& spec) const override { return gpt2_hf_config_json(spec); }
   std::vector<TensorInfo> tensors(const ModelSpec& spec) const override { return gpt2_tensors(spec); }
 
   RandomInit random_init(const ModelSpec& spec, const TensorInfo& t) const override {

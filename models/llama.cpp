@@ -44,6 +44,7 @@ ops::RopeParams rope_params(const ModelSpec& spec) {
 class LlamaFamily final : public ModelFamily {
  public:
   const char* name() const override { return "llama"; }
+  std::string hf_config_json(const ModelSpec& spec) const override { return llama_hf_config_json(spec); }
 
   std::vector<TensorInfo> tensors(const ModelSpec& spec) const override {
     const std::int64_t V = spec.vocab_size, H = spec.hidden_size, F = spec.ffn_size, D = spec.head_dim();

@@ -1,4 +1,4 @@
-// `ferry export`: write any model (random presets included) as a Hugging Face GPT-2 directory.
+// `ferry export`: write any model (random presets and GGUF files included) as a Hugging Face directory.
 #include <cstdio>
 #include <memory>
 
@@ -30,9 +30,10 @@ void do_export(const ExportFlags& f) {
 void register_export(CLI::App& app) {
   auto f = std::make_shared<ExportFlags>();
   CLI::App* sub = app.add_subcommand(
-      "export", "Write a model's weights as a Hugging Face GPT-2 directory (config.json + model.safetensors),\n"
-                "so other tools load the very same weights. Example: ferry export -m gpt2-medium --out ./dir");
-  sub->add_option("-m,--model", f->model, "Preset name, TOML file or Hugging Face directory")->capture_default_str();
+      "export", "Write a model's weights as a Hugging Face directory (config.json of its family: GPT-2, LLaMA or\n"
+                "Granite, + model.safetensors in the model's dtype; a GGUF is written dequantized), so other tools\n"
+                "load the very same weights. Example: ferry export -m gpt2-medium --out ./dir");
+  sub->add_option("-m,--model", f->model, "Preset name, TOML file, Hugging Face directory or GGUF file")->capture_default_str();
   sub->add_option("-o,--out", f->out, "Output directory (created)")->required();
   sub->add_flag("-q,--quiet", f->quiet, "No progress bar");
   sub->callback([f] { do_export(*f); });

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/export.h"
+#include "models/family.h"
 #include "models/safetensors.h"
 #include "test_util.h"
 
@@ -130,6 +131,52 @@ TEST(Export, UnwritableDirectoryIsBadInput) {
   const ModelSpec spec = spec_for(DType::F32, true);
   auto random = random_source(spec);
   expect_bad_input([&] { export_hf(spec, *random, blocker + "/out", false); }, {blocker + "/out"});
+}
+
+}  // namespace
+}  // namespace ferry
+
+namespace ferry {
+namespace {
+
+// The LLaMA family (the golden checkpoints of tests/data/llama and the GQA GGUF): exported, the
+// directory reads back as the same spec, and every tensor has the same values.
+TEST(Export, LlamaFamilyRoundTrips) {
+  const std::string data = FERRY_TEST_DATA;
+  for (const std::string& model : {data + "/llama/llama-gqa5-untied", data + "/llama/llama3-gqa3-tied-bias",
+                                  data + "/llama/mistral-gqa3", data + "/llama/granite-gqa2",
+                                  data + "/llama/llama-bf16", data + "/gguf/tiny.gguf"}) {
+    SCOPED_TRACE(model);
+    TempDir d;
+    const ModelSpec spec = load_model_spec(model);
+    auto src = make_weight_source(spec);
+    export_hf(spec, *src, d.path(), false);
+    const ModelSpec back = load_model_spec(d.path());
+    EXPECT_EQ(back.family, "llama");
+    EXPECT_EQ(back.kv_heads(), spec.kv_heads());
+    EXPECT_EQ(back.head_dim(), spec.head_dim());
+    EXPECT_EQ(back.ffn_size, spec.ffn_size);
+    EXPECT_EQ(back.tied_embeddings, spec.tied_embeddings);
+    EXPECT_EQ(back.attention_bias, spec.attention_bias);
+    EXPECT_EQ(back.dtype, spec.dtype);
+    EXPECT_EQ(back.rope_theta, spec.rope_theta);
+    EXPECT_EQ(back.rope_scaling, spec.rope_scaling);
+    EXPECT_EQ(back.rope_factor, spec.rope_factor);
+    EXPECT_EQ(back.rope_original_context, spec.rope_original_context);
+    EXPECT_EQ(back.norm_epsilon, spec.norm_epsilon);
+    EXPECT_EQ(back.embedding_multiplier, spec.embedding_multiplier);
+    EXPECT_EQ(back.residual_multiplier, spec.residual_multiplier);
+    EXPECT_EQ(back.attention_multiplier, spec.attention_multiplier);
+    EXPECT_EQ(back.logits_scaling, spec.logits_scaling);
+    EXPECT_EQ(back.parameter_count(), spec.parameter_count());
+    auto again = open_checkpoint(d.path());
+    for (const TensorInfo& t : model_family(spec).tensors(spec)) {
+      std::vector<float> a(static_cast<std::size_t>(t.shape.numel())), b(a.size());
+      src->read(t.name, t.shape, DType::F32, a.data());
+      again->read(t.name, t.shape, DType::F32, b.data());
+      ASSERT_EQ(a, b) << t.name;
+    }
+  }
 }
 
 }  // namespace
