@@ -342,7 +342,7 @@ def main():
     probe = os.path.join(work, "probe-cpu.json")
     if not os.path.exists(probe):
         log("ferry probe")
-        sh([ferry, "probe", "--out", probe, "--pack-dir", pack_dir])
+        sh([ferry, "probe", "--threads", str(args.threads), "--out", probe, "--scratch-dir", pack_dir])
     budgets = [b.strip() for b in args.budgets.split(",")]
 
     results = {"started_utc": started.isoformat(timespec="seconds") + "Z", "load_start": load_start,
