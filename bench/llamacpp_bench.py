@@ -237,11 +237,11 @@ def model_path(name, work):
 # ---------------------------------------------------------------------------------------------
 # runs
 
-def run_llamacpp(bench, model, P, N, threads):
-    """One repetition of pp P (depth 0) and tg N (depth P). Returns the rows of llama-bench's JSON."""
+def run_llamacpp(bench, model, P, N, threads, reps=1):
+    """pp P (depth 0) and tg N (depth P), `reps` llama-bench repetitions each. Returns its JSON rows."""
     rows = []
     for args in (["-p", str(P), "-n", "0"], ["-p", "0", "-n", str(N), "-d", str(P)]):
-        cmd = [bench, "-m", model, "-t", str(threads), "-r", "1", "-o", "json"] + args
+        cmd = [bench, "-m", model, "-t", str(threads), "-r", str(reps), "-o", "json"] + args
         load = loadavg()
         t0 = time.time()
         try:
@@ -320,6 +320,7 @@ def main():
     ap.add_argument("--budgets", default="100%,50%,25%")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=0, help="0 = the model's default (smollm2 3, llama2-7b 1)")
+    ap.add_argument("--llama-reps", type=int, default=1, help="llama-bench -r (repetitions per invocation)")
     ap.add_argument("--jobs", type=int, default=2, help="parallel jobs of the llama.cpp build")
     ap.add_argument("--build-only", action="store_true", help="fetch and build llama.cpp, make the models, stop")
     args = ap.parse_args()
@@ -347,7 +348,7 @@ def main():
 
     results = {"started_utc": started.isoformat(timespec="seconds") + "Z", "load_start": load_start,
                "machine": machine(), "ferry_commit": ferry_commit(), "ferry_binary": ferry,
-               "llama.cpp": llama_info, "threads": args.threads, "budgets": budgets, "probe": probe,
+               "llama.cpp": llama_info, "threads": args.threads, "llama_bench_reps": args.llama_reps, "budgets": budgets, "probe": probe,
                "models": {}}
     with open(probe) as f:
         results["probe_figures"] = json.load(f)
@@ -366,7 +367,7 @@ def main():
             for who, b in steps:
                 if who == "llama.cpp":
                     log(f"{m} rep {rep}: llama-bench pp{P} tg{N} (load {loadavg()})")
-                    rows = run_llamacpp(bench, path, P, N, args.threads)
+                    rows = run_llamacpp(bench, path, P, N, args.threads, args.llama_reps)
                     for r in rows:
                         r["_rep"] = rep
                     runs_l += rows
@@ -380,8 +381,9 @@ def main():
                     else:
                         log(f"  prefill {r['prefill_tps']:.3g} tok/s, decode {r['decode_tps']:.3g} tok/s, "
                             f"load {r['load_s']:.1f} s, wall {r['wall_s']:.0f} s")
-        pp = [r["avg_ts"] for r in runs_l if "error" not in r and r.get("n_prompt", 0) > 0]
-        tg = [r["avg_ts"] for r in runs_l if "error" not in r and r.get("n_gen", 0) > 0]
+        # every llama-bench sample (one per repetition of each invocation)
+        pp = [x for r in runs_l if "error" not in r and r.get("n_prompt", 0) > 0 for x in r.get("samples_ts", [r["avg_ts"]])]
+        tg = [x for r in runs_l if "error" not in r and r.get("n_gen", 0) > 0 for x in r.get("samples_ts", [r["avg_ts"]])]
         first = next((r for r in runs_l if "error" not in r), {})
         summary = {"llama.cpp": {"prefill_tps_median": med(pp), "prefill_tps_min": mn(pp), "prefill_tps_max": mx(pp),
                                  "decode_tps_median": med(tg), "decode_tps_min": mn(tg), "decode_tps_max": mx(tg),
@@ -422,7 +424,10 @@ def table(res):
     lines = []
     m = res["machine"]
     lc = res["llama.cpp"]
-    lines.append(f"ferry {res['ferry_commit']} vs llama.cpp {lc['llama_cpp_upstream_commit']} "
+    built = sorted({r.get("ferry_commit") for md in res["models"].values() for rs in md["ferry_runs"].values()
+                    for r in rs if r.get("ferry_commit")})
+    lines.append(f"ferry {res['ferry_commit']} (binary built at {', '.join(built) or '?'}) vs llama.cpp "
+                 f"{lc['llama_cpp_upstream_commit']} "
                  f"(vendored by llama-cpp-python {lc['llama_cpp_python_sdist']}), {res['threads']} threads")
     lines.append(f"machine: {m.get('lscpu_model_name')}, {m['cores']} cores, {m['ram_bytes'] / 2**30:.1f} GiB RAM, "
                  f"SIMD {','.join(m['simd'])}")
