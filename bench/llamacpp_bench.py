@@ -43,10 +43,10 @@ ROOT = os.path.dirname(HERE)
 
 MODELS = {
     # name: (prompt tokens, generated tokens, default repeats)
-    "smollm2": (64, 32, 3),
-    # one repeat: each ferry run dequantizes the 3.8 GB file into a 27 GB f32 pack first (~4 minutes
-    # here) and decodes at ~30 s per token, so 3 budgets take ~25 minutes
-    "llama2-7b": (32, 8, 1),
+    "smollm2": (64, 32, 5),
+    # each ferry run dequantizes the 3.8 GB file into a 27 GB f32 pack first (~2 minutes
+    # here) and decodes at ~12 s per token: ~4 minutes a run, 2 repeats of 3 budgets ~25 minutes
+    "llama2-7b": (32, 8, 2),
 }
 LLAMA2_7B = {"hidden": 4096, "layers": 32, "heads": 32, "kv_heads": 32, "ffn": 11008, "vocab": 32000,
              "context": 4096, "eps": 1e-5, "rope_theta": 10000.0}
@@ -319,8 +319,8 @@ def main():
     ap.add_argument("--models", default="smollm2,llama2-7b")
     ap.add_argument("--budgets", default="100%,50%,25%")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=0, help="0 = the model's default (smollm2 3, llama2-7b 1)")
-    ap.add_argument("--llama-reps", type=int, default=1, help="llama-bench -r (repetitions per invocation)")
+    ap.add_argument("--repeats", type=int, default=0, help="0 = the model's default (smollm2 5, llama2-7b 2)")
+    ap.add_argument("--llama-reps", type=int, default=3, help="llama-bench -r (repetitions per invocation)")
     ap.add_argument("--jobs", type=int, default=2, help="parallel jobs of the llama.cpp build")
     ap.add_argument("--build-only", action="store_true", help="fetch and build llama.cpp, make the models, stop")
     args = ap.parse_args()
