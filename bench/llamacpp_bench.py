@@ -323,7 +323,15 @@ def main():
     ap.add_argument("--llama-reps", type=int, default=3, help="llama-bench -r (repetitions per invocation)")
     ap.add_argument("--jobs", type=int, default=2, help="parallel jobs of the llama.cpp build")
     ap.add_argument("--build-only", action="store_true", help="fetch and build llama.cpp, make the models, stop")
+    ap.add_argument("--render", action="store_true", help="rewrite the txt/csv from OUT/llamacpp-bench.json, run nothing")
     args = ap.parse_args()
+    if args.render:
+        with open(os.path.join(args.out, "llamacpp-bench.json")) as f:
+            res = json.load(f)
+        COMMANDS.extend(res.pop("commands", []))
+        write(res, args.out)
+        print(table(res))
+        return
     ferry = os.path.abspath(args.ferry)
     work = os.path.abspath(args.workdir)
     os.makedirs(work, exist_ok=True)
@@ -434,6 +442,11 @@ def table(res):
     lines.append(f"load average: {res['load_start']} at the start, {res.get('load_end', '?')} at the end "
                  f"({res['started_utc']} to {res.get('finished_utc', '?')})")
     lines.append("tokens/s are medians over the repeats [min-max]; ratio = ferry / llama.cpp medians")
+    mem = res.get("probe_figures", {}).get("device_bps")
+    if mem:
+        lines.append(f"llama.cpp has no bound of its own; its 'fraction' is an estimate: decode tok/s x its weight "
+                     f"bytes / the probe's memory bandwidth ({mem / 1e9:.3g} GB/s), i.e. against reading every "
+                     f"weight once per token")
     lines.append("")
     hdr = ("| model | engine | budget | prefill tok/s | decode tok/s | prefill ratio | decode ratio | "
            "fraction of bound (prefill / decode) | ferry policy | from disk / run |")
@@ -443,9 +456,13 @@ def table(res):
         s = md["summary"]
         l = s["llama.cpp"]
         tag = f"{name} (pp{md['prompt_tokens']}, tg{md['generated_tokens']}, {md['repeats']} reps)"
+        est = None
+        if mem and l.get("model_size") and l["decode_tps_median"]:
+            est = l["decode_tps_median"] * l["model_size"] / mem
         lines.append(f"| {tag} | llama.cpp ({l.get('model_type')}) | n/a (mmap) | "
                      f"{fmt(l['prefill_tps_median'])} [{fmt(l['prefill_tps_min'])}-{fmt(l['prefill_tps_max'])}] | "
-                     f"{fmt(l['decode_tps_median'])} [{fmt(l['decode_tps_min'])}-{fmt(l['decode_tps_max'])}] | 1 | 1 | - | - | - |")
+                     f"{fmt(l['decode_tps_median'])} [{fmt(l['decode_tps_min'])}-{fmt(l['decode_tps_max'])}] | 1 | 1 | "
+                     f"- / ~{fmt(est, 2)} (estimate) | - | - |")
         for b, f in s["ferry"].items():
             if not f["ok"]:
                 lines.append(f"| {tag} | ferry | {b} | FAILED ({f['runs']} runs) | | | | | | |")
