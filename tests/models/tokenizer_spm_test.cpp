@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "models/gguf.h"
 #include "models/tokenizer.h"
+#include "test_util.h"  // tests/models/: expect_bad_input
 #include "tests/support/test_util.h"
 
 namespace fs = std::filesystem;
@@ -28,17 +29,6 @@ const fs::path kGguf = kData / "spm.gguf";
 
 json spm_cases() { return json::parse(read_text(kData / "spm_cases.json")); }
 
-template <class F>
-void expect_bad_input(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no BadInput";
-  } catch (const BadInput& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-  }
-}
 
 bool valid_utf8(const std::string& s) {
   std::size_t i = 0;

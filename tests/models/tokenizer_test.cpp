@@ -12,6 +12,7 @@
 
 #include "base/error.h"
 #include "models/gguf.h"
+#include "test_util.h"  // tests/models/: expect_bad_input
 #include "tests/support/test_util.h"
 
 namespace fs = std::filesystem;
@@ -28,18 +29,6 @@ json cases_json() { return json::parse(read_text(kData / "cases.json")); }
 
 std::string q(const fs::path& p) { return shell_quote(p); }
 
-// Expects a BadInput whose message contains every part.
-template <class F>
-void expect_bad_input(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no BadInput";
-  } catch (const BadInput& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-  }
-}
 
 class TokenizerTest : public ::testing::Test {
  protected:
