@@ -49,22 +49,16 @@ struct RunFlags {
 const std::vector<std::int32_t> kDefaultPrompt = {464, 2068, 7586, 21831};
 
 // The tokenizer of the model's GGUF file or Hugging Face directory (ModelSpec.weights.path), if it
-// has one (a GGUF with tokenizer.ggml.model "none" has none).
-// `chat_template` receives the template the files carry (GGUF tokenizer.chat_template, read with
-// the vocabulary in the same pass over the file; tokenizer_config.json's chat_template).
-std::optional<Tokenizer> model_tokenizer(const ModelSpec& spec, std::string& chat_template) {
+// has one (a GGUF with tokenizer.ggml.model "none" has none). It keeps the files' chat template
+// (GGUF tokenizer.chat_template, read with the vocabulary in the same pass over the file;
+// tokenizer_config.json's chat_template).
+std::optional<Tokenizer> model_tokenizer(const ModelSpec& spec) {
   if (spec.weights.random || spec.weights.path.empty()) return std::nullopt;
-  if (is_gguf_path(spec.weights.path)) {
-    const TokenizerData data = gguf_tokenizer_data(spec.weights.path);
-    chat_template = data.chat_template;
-    return Tokenizer::from_data(data);
-  }
-  std::optional<Tokenizer> tok = Tokenizer::load(spec.weights.path);
-  if (tok) chat_template = tok->chat_template();
-  return tok;
+  if (is_gguf_path(spec.weights.path)) return Tokenizer::from_data(gguf_tokenizer_data(spec.weights.path));
+  return Tokenizer::load(spec.weights.path);
 }
 
-// The chat template the model file carries (`text`, from model_tokenizer).
+// The chat template the model file carries (`text`, Tokenizer::chat_template).
 ChatTemplate model_chat_template(const ModelSpec& spec, const std::string& text) {
   if (text.empty()) throw BadInput("--chat: model " + spec.name + " carries no chat template");
   return ChatTemplate(text);
@@ -146,13 +140,12 @@ void run(const RunFlags& f) {
   const bool text_prompts = (!f.prompt.empty() || !f.prompt_file.empty()) && !f.ids;
   const ModelSpec spec = load_model_spec(f.model);
   std::optional<Tokenizer> tokenizer;
-  std::string chat_template;
   if (text_prompts) {
-    tokenizer = model_tokenizer(spec, chat_template);
+    tokenizer = model_tokenizer(spec);
     if (!tokenizer) throw_no_tokenizer(spec, f.prompt.empty() ? "--prompt-file" : "--prompt");
   } else {
     try {  // only for printing the generated text: a broken tokenizer does not stop an --ids run
-      tokenizer = model_tokenizer(spec, chat_template);
+      tokenizer = model_tokenizer(spec);
     } catch (const BadInput& e) {
       if (!f.engine.quiet) std::fprintf(stderr, "ferry: warning: %s; no text output\n", e.what());
     }
@@ -160,7 +153,7 @@ void run(const RunFlags& f) {
   std::optional<ChatTemplate> chat;
   if (f.chat) {
     if (!text_prompts || f.prompt.empty()) throw BadInput("--chat: needs a text --prompt");
-    chat = model_chat_template(spec, chat_template);
+    chat = model_chat_template(spec, tokenizer->chat_template());
   }
   std::vector<std::vector<std::int32_t>> prompts;
   if (!f.prompt_file.empty()) {
