@@ -57,6 +57,22 @@ GGUF_NAMES = {"input_layernorm.weight": "attn_norm.weight", "post_attention_laye
               "mlp.down_proj.weight": "ffn_down.weight"}
 
 
+def add_llama_tensors(wr, cfg, w, shape_bug=None):
+    """Adds Hugging Face LLaMA tensors `w` to GGUF writer `wr` under llama.cpp's names, Q and K rows
+    permuted as its converter does (shared with scripts/tokenizer/make_spm_tests.py)."""
+    for name, t in w.items():
+        if name == "model.embed_tokens.weight": g = "token_embd.weight"
+        elif name == "model.norm.weight": g = "output_norm.weight"
+        elif name == "lm_head.weight": g = "output.weight"
+        else:
+            parts = name.split(".")
+            g = f"blk.{parts[2]}." + GGUF_NAMES[".".join(parts[3:])]
+        if name.endswith("q_proj.weight"): t = permute(t, cfg["num_attention_heads"])
+        if name.endswith("k_proj.weight"): t = permute(t, cfg["num_key_value_heads"])
+        if shape_bug and name == shape_bug: t = t[:-1]
+        wr.add_tensor(g, np.ascontiguousarray(t))
+
+
 def write_gguf(path, cfg, w, tokens=None, arch="llama", skip_key=None, string_key=None, shape_bug=None):
     wr = gguf.GGUFWriter(path, arch)
     kv = {"context_length": cfg["max_position_embeddings"], "embedding_length": cfg["hidden_size"],
@@ -74,17 +90,7 @@ def write_gguf(path, cfg, w, tokens=None, arch="llama", skip_key=None, string_ke
     if tokens is not None:
         wr.add_tokenizer_model("gpt2")
         wr.add_token_list(tokens)
-    for name, t in w.items():
-        if name == "model.embed_tokens.weight": g = "token_embd.weight"
-        elif name == "model.norm.weight": g = "output_norm.weight"
-        elif name == "lm_head.weight": g = "output.weight"
-        else:
-            parts = name.split(".")
-            g = f"blk.{parts[2]}." + GGUF_NAMES[".".join(parts[3:])]
-        if name.endswith("q_proj.weight"): t = permute(t, cfg["num_attention_heads"])
-        if name.endswith("k_proj.weight"): t = permute(t, cfg["num_key_value_heads"])
-        if shape_bug and name == shape_bug: t = t[:-1]
-        wr.add_tensor(g, np.ascontiguousarray(t))
+    add_llama_tensors(wr, cfg, w, shape_bug)
     wr.write_header_to_file()
     wr.write_kv_data_to_file()
     wr.write_tensors_to_file()

@@ -21,11 +21,15 @@ Run: python3 scripts/tokenizer/make_spm_tests.py  (needs sentencepiece, gguf, nu
 import io
 import json
 import os
+import sys
 
 import numpy as np
 import sentencepiece as spm
 import gguf
 from safetensors.numpy import save_file
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gguf"))
+import make_gguf_tests  # noqa: E402  (llama.cpp's tensor names and Q/K row order, written once)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "..", "tests", "data", "tokenizer")
@@ -123,17 +127,6 @@ def tiny_llama(vocab, rng):
     return cfg, w
 
 
-def permute(w, n_head):  # llama.cpp convert_hf_to_gguf.py's reordering of Q and K rows
-    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
-
-
-GGUF_NAMES = {"input_layernorm.weight": "attn_norm.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
-              "self_attn.q_proj.weight": "attn_q.weight", "self_attn.k_proj.weight": "attn_k.weight",
-              "self_attn.v_proj.weight": "attn_v.weight", "self_attn.o_proj.weight": "attn_output.weight",
-              "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight",
-              "mlp.down_proj.weight": "ffn_down.weight"}
-
-
 def write_gguf(path, cfg, w, sp, types):
     wr = gguf.GGUFWriter(path, "llama")
     wr.add_context_length(cfg["max_position_embeddings"])
@@ -155,15 +148,7 @@ def write_gguf(path, cfg, w, sp, types):
     wr.add_add_bos_token(True)
     wr.add_add_eos_token(False)
     wr.add_add_space_prefix(True)
-    for name, t in w.items():
-        if name == "model.embed_tokens.weight": g = "token_embd.weight"
-        elif name == "model.norm.weight": g = "output_norm.weight"
-        else:
-            parts = name.split(".")
-            g = f"blk.{parts[2]}." + GGUF_NAMES[".".join(parts[3:])]
-        if name.endswith("q_proj.weight"): t = permute(t, cfg["num_attention_heads"])
-        if name.endswith("k_proj.weight"): t = permute(t, cfg["num_key_value_heads"])
-        wr.add_tensor(g, np.ascontiguousarray(t))
+    make_gguf_tests.add_llama_tensors(wr, cfg, w)
     wr.write_header_to_file()
     wr.write_kv_data_to_file()
     wr.write_tensors_to_file()
