@@ -238,8 +238,6 @@ constexpr std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
 }
 
 // ---- files ------------------------------------------------------------------------------------
-
-
 // {"token": id, ...}; `where` is "FILE" or "FILE: model.vocab".
 std::unordered_map<std::string, std::int64_t> parse_vocab(const json& v, const std::string& where) {
   if (!v.is_object()) throw BadInput(where + ": expected an object of token -> id");
