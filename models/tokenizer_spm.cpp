@@ -17,7 +17,6 @@
 // default true), which the processor's header does not expose either.
 #include <sentencepiece_processor.h>
 
-#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -193,8 +192,7 @@ Tokenizer Tokenizer::from_processor(std::unique_ptr<sentencepiece::SentencePiece
       if (piece.compare(0, 3, kSpace) == 0) t.piece_flags_[k] = kLeadingSpace;
     }
   }
-  std::stable_sort(t.specials_.begin(), t.specials_.end(),
-                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  t.sort_specials();
   t.bos_id_ = proc->bos_id();
   t.eos_id_ = proc->eos_id();
   auto spm = std::make_shared<Spm>();
