@@ -10,6 +10,8 @@ namespace ferry {
 
 inline constexpr std::uint64_t kProbeMinBytes = std::uint64_t{1} << 20;  // smallest --bytes accepted
 inline constexpr std::size_t kProbeGranule = std::size_t{64} << 10;      // bytes are rounded up to this
+// The sequential streams per thread the CPU memory-read measurement tries (memory/probe.cpp).
+inline constexpr std::size_t kProbeStreams[] = {1, 4, 16};
 
 double median_of(std::vector<double> v);  // 0 for an empty vector
 // median_of(v), and raises `noise` to the relative spread (max - min) / median of v when larger.
