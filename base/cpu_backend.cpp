@@ -13,7 +13,8 @@
 
 namespace ferry {
 
-CpuStream::CpuStream(int id) : id_(id), thread_([this] { loop(); }) {}
+// new float[] leaves the floats uninitialised: the pages stay untouched until an op writes them.
+CpuStream::CpuStream(int id) : id_(id), scratch_(new float[kScratchFloats]), thread_([this] { loop(); }) {}
 
 CpuStream::~CpuStream() {
   {

@@ -3,9 +3,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <deque>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -32,6 +34,12 @@ class CpuStream final : public Stream {
   // one must not wait forever because an earlier task failed). It must not throw.
   void enqueue_always(std::function<void()> task);
 
+  // Workspace of the ops this stream runs (ops never allocate; ops/cpu.h Scratch): 16 MiB,
+  // allocated with the stream and not touched, so using no memory, until an op needs it. Only
+  // this stream's tasks may use it.
+  static constexpr std::size_t kScratchFloats = std::size_t{4} << 20;
+  float* scratch() { return scratch_.get(); }
+
  private:
   void loop();
   int id_;
@@ -45,6 +53,7 @@ class CpuStream final : public Stream {
   std::size_t pending_ = 0;  // queued + running
   bool stop_ = false;
   std::exception_ptr error_;
+  std::unique_ptr<float[]> scratch_;
   std::thread thread_;
 };
 

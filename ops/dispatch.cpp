@@ -15,6 +15,11 @@
 #endif
 
 namespace ferry::ops {
+namespace {
+
+cpu::Scratch scratch_of(CpuStream& cs) { return {cs.scratch(), CpuStream::kScratchFloats}; }
+
+}  // namespace
 
 const char* activation_name(Activation a) {
   switch (a) {
@@ -41,7 +46,9 @@ void add_layernorm(Stream& s, TensorView residual, TensorView delta, TensorView 
                    float eps, TensorView out) {
   check::add_layernorm(s.device(), residual, delta, gamma, beta, eps, out);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "add_layernorm").enqueue([=] { cpu::add_layernorm(residual, delta, gamma, beta, eps, out); });
+    CpuStream& cs = cpu_stream(s, "add_layernorm");
+    const cpu::Scratch sc = scratch_of(cs);
+    cs.enqueue([=] { cpu::add_layernorm(residual, delta, gamma, beta, eps, out, sc); });
     return;
   }
   FERRY_OPS_CUDA_CALL(add_layernorm, residual, delta, gamma, beta, eps, out);
@@ -51,7 +58,9 @@ void linear(Stream& s, TensorView x, TensorView w, WeightLayout layout, TensorVi
             TensorView out) {
   check::linear(s.device(), x, w, layout, bias, out);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "linear").enqueue([=] { cpu::linear(x, w, layout, bias, act, out); });
+    CpuStream& cs = cpu_stream(s, "linear");
+    const cpu::Scratch sc = scratch_of(cs);
+    cs.enqueue([=] { cpu::linear(x, w, layout, bias, act, out, sc); });
     return;
   }
   FERRY_OPS_CUDA_CALL(linear, x, w, layout, bias, act, out);
@@ -78,7 +87,9 @@ void add(Stream& s, TensorView x, TensorView y) {
 void logits(Stream& s, TensorView x, TensorView wte, TensorView out) {
   check::logits(s.device(), x, wte, out);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "logits").enqueue([=] { cpu::logits(x, wte, out); });
+    CpuStream& cs = cpu_stream(s, "logits");
+    const cpu::Scratch sc = scratch_of(cs);
+    cs.enqueue([=] { cpu::logits(x, wte, out, sc); });
     return;
   }
   FERRY_OPS_CUDA_CALL(logits, x, wte, out);
@@ -142,7 +153,9 @@ void add_rmsnorm(Stream& s, TensorView residual, TensorView delta, float delta_s
                  TensorView out) {
   check::add_rmsnorm(s.device(), residual, delta, gamma, eps, out);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "add_rmsnorm").enqueue([=] { cpu::add_rmsnorm(residual, delta, delta_scale, gamma, eps, out); });
+    CpuStream& cs = cpu_stream(s, "add_rmsnorm");
+    const cpu::Scratch sc = scratch_of(cs);
+    cs.enqueue([=] { cpu::add_rmsnorm(residual, delta, delta_scale, gamma, eps, out, sc); });
     return;
   }
   FERRY_OPS_CUDA_CALL(add_rmsnorm, residual, delta, delta_scale, gamma, eps, out);

@@ -3,8 +3,9 @@
 // (ferry::ops::cuda). Both are checked against the scalar reference in ops/reference.h
 // (tests/ops/conformance_test.cpp). Ops never allocate: callers pass every output and workspace.
 //
-// dtypes: activations (x, residual, out, logits) are f32 on the CPU; weights are f32 on the CPU and
-// f32/f16/bf16 on CUDA (fp32 accumulation). Index tensors are i32.
+// dtypes: activations (x, residual, out, logits) are f32; weights (matrices, gains, biases, the
+// embedding tables) are f32, f16 or bf16 on both backends, read in their stored type and widened
+// inside the kernels (fp32 accumulation). Index tensors are i32.
 // Memory: every pointer must be addressable by the stream's device (host memory for the CPU).
 #pragma once
 #include <cstdint>

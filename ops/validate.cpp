@@ -57,10 +57,7 @@ class OpCheck {
 
 }  // namespace
 
-bool weight_dtype_ok(DeviceKind dev, DType t) {
-  if (dev == DeviceKind::CPU) return t == DType::F32;
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
-}
+bool weight_dtype_ok(DeviceKind, DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
 void embedding(DeviceKind dev, const TensorView& ids, const TensorView& pos, const TensorView& wte,
                const TensorView& wpe, const TensorView& out) {

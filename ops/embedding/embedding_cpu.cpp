@@ -3,6 +3,7 @@
 #include <string>
 
 #include "ops/cpu.h"
+#include "ops/cpu_isa/rows.h"
 #include "ops/validate.h"
 
 namespace ferry::ops::cpu {
@@ -24,15 +25,11 @@ void embedding(TensorView ids, TensorView pos, TensorView wte, TensorView wpe, T
       throw InternalError("embedding: pos[" + std::to_string(t) + "] = " + std::to_string(ps[t]) +
                           " outside the context of " + std::to_string(ctx));
   }
-  const auto* te = wte.as<const float>();  // [V, H]
-  const auto* pe = wpe.as<const float>();  // [C, H]
-  auto* o = out.as<float>();               // [T, H]
+  auto* o = out.as<float>();  // [T, H]; wte [V, H], wpe [C, H] in their stored types
 #pragma omp parallel for schedule(static) if (n_tokens * hidden > 16384)
   for (std::int64_t t = 0; t < n_tokens; ++t) {
-    const float* a = te + id[t] * hidden;
-    const float* b = pe + ps[t] * hidden;
-    float* y = o + t * hidden;
-    for (std::int64_t i = 0; i < hidden; ++i) y[i] = a[i] + b[i];
+    row_to_f32(wte, id[t], o + t * hidden);
+    row_add_f32(wpe, ps[t], o + t * hidden);
   }
 }
 
@@ -51,13 +48,13 @@ void embedding_lookup(TensorView ids, TensorView wte, float scale, TensorView ou
     if (id[t] < 0 || id[t] >= vocab)
       throw InternalError("embedding_lookup: ids[" + std::to_string(t) + "] = " + std::to_string(id[t]) +
                           " outside the vocabulary of " + std::to_string(vocab));
-  const auto* te = wte.as<const float>();
   auto* o = out.as<float>();
 #pragma omp parallel for schedule(static) if (n_tokens * hidden > 16384)
   for (std::int64_t t = 0; t < n_tokens; ++t) {
-    const float* a = te + id[t] * hidden;
     float* y = o + t * hidden;
-    for (std::int64_t i = 0; i < hidden; ++i) y[i] = a[i] * scale;
+    row_to_f32(wte, id[t], y);
+    if (scale != 1.0f)
+      for (std::int64_t i = 0; i < hidden; ++i) y[i] *= scale;
   }
 }
 

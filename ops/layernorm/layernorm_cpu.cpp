@@ -4,20 +4,21 @@
 #include <cstdint>
 
 #include "ops/cpu.h"
+#include "ops/cpu_isa/rows.h"
 #include "ops/validate.h"
 
 namespace ferry::ops::cpu {
 
 void add_layernorm(TensorView residual, TensorView delta, TensorView gamma, TensorView beta, float eps,
-                   TensorView out) {
+                   TensorView out, Scratch scratch) {
   check::add_layernorm(DeviceKind::CPU, residual, delta, gamma, beta, eps, out);
   const std::int64_t n_tokens = residual.dim(0);
   const std::int64_t hidden = residual.dim(1);
   if (hidden == 0) return;
   auto* res = residual.as<float>();                                          // [T, H]
   const auto* dl = delta.present() ? delta.as<const float>() : nullptr;     // [T, H] or absent
-  const auto* g = gamma.as<const float>();                                   // [H]
-  const auto* b = beta.as<const float>();                                    // [H]
+  const float* g = vector_f32(gamma, scratch.data);                          // [H] (16-bit: widened once)
+  const float* b = vector_f32(beta, scratch.data + hidden);                  // [H]
   auto* o = out.as<float>();                                                 // [T, H]
 #pragma omp parallel for schedule(static) if (n_tokens * hidden > 16384)
   for (std::int64_t t = 0; t < n_tokens; ++t) {

@@ -5,19 +5,20 @@
 #include <cstdint>
 
 #include "ops/cpu.h"
+#include "ops/cpu_isa/rows.h"
 #include "ops/validate.h"
 
 namespace ferry::ops::cpu {
 
 void add_rmsnorm(TensorView residual, TensorView delta, float delta_scale, TensorView gamma, float eps,
-                 TensorView out) {
+                 TensorView out, Scratch scratch) {
   check::add_rmsnorm(DeviceKind::CPU, residual, delta, gamma, eps, out);
   const std::int64_t n_tokens = residual.dim(0);
   const std::int64_t hidden = residual.dim(1);
   if (hidden == 0) return;
   auto* res = residual.as<float>();
   const auto* dl = delta.present() ? delta.as<const float>() : nullptr;
-  const auto* g = gamma.as<const float>();
+  const float* g = vector_f32(gamma, scratch.data);  // [H] (16-bit gains widened once)
   auto* o = out.as<float>();
 #pragma omp parallel for schedule(static) if (n_tokens * hidden > 16384)
   for (std::int64_t t = 0; t < n_tokens; ++t) {

@@ -10,7 +10,9 @@
 // Error bounds, elementwise |got - ref| <= atol + rtol * |ref| (ref in double, rounded to f32):
 //   embedding, kv_append           exact on CPU; 1e-6 on CUDA (a copy and one f32 add)
 //   add_layernorm                  CPU 1e-5 / 1e-5; CUDA 1e-4 / 1e-4
-//   linear, logits (K = 96)        CPU 1e-4 / 1e-4 (f32 sgemm); CUDA f32 5e-3 / 5e-3 (allows TF32);
+//   linear, logits (K = 96)        CPU 1e-4 / 1e-4 (f32 sgemm or the ISA kernels, every weight dtype:
+//                                  the reference uses the rounded weights, the CPU widens them
+//                                  exactly); CUDA f32 5e-3 / 5e-3 (allows TF32);
 //                                  CUDA f16/bf16 weights 2e-2 / 2e-2 (the reference uses the rounded
 //                                  weights; activations may be rounded for the tensor cores)
 //   activation                     CPU 1e-6 / 1e-5; CUDA 1e-5 / 1e-4 (fast intrinsics)
@@ -25,8 +27,8 @@
 //   rope                           CPU 1e-5 / 1e-5 (same f32 angle as the reference); CUDA 1e-4 / 1e-4
 //   GQA prefill / decode           as attention prefill / decode; kv_append exact;
 //                                  GPT-2 signatures vs GQA overloads with n_kv = n_heads: bit-identical
-// The LLaMA-family ops and grouped-query attention run on both backends: the Cuda.* tests cover
-// them with f32/f16/bf16 weights (gamma, wte), GQA ratios 1, 3, 5 and head dims 16..128.
+// The LLaMA-family ops and grouped-query attention run on both backends, with f32/f16/bf16 weights
+// (gamma, wte), GQA ratios 1, 3, 5 and head dims 16..128. The CPU tests run once per ISA path.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -43,11 +45,29 @@
 #if FERRY_OPS_TEST_CUDA
 #define OPS_TEST(name) TEST(Cuda, name)
 #else
-#define OPS_TEST(name) TEST(Cpu, name)
+#include "ops/cpu_isa/isa.h"
+#define OPS_TEST(name) TEST_P(Cpu, name)
 #endif
 
 namespace ferry::ops::testing {
 namespace {
+
+#if !FERRY_OPS_TEST_CUDA
+// Every CPU test runs once per ISA path of ops/cpu_isa (Isa/Cpu.<Test>/generic, .../avx2,
+// .../avx512); a path this CPU cannot run is reported as skipped.
+class Cpu : public ::testing::TestWithParam<cpu::Isa> {
+ protected:
+  void SetUp() override {
+    if (!cpu::isa_supported(GetParam()))
+      GTEST_SKIP() << "this CPU cannot run the " << cpu::isa_name(GetParam()) << " kernels (" << cpu::cpu_isa_description()
+                   << "): not tested here";
+    cpu::set_cpu_isa(GetParam());
+  }
+  void TearDown() override { cpu::set_cpu_isa(cpu::best_isa()); }
+};
+INSTANTIATE_TEST_SUITE_P(Isa, Cpu, ::testing::ValuesIn(cpu::all_isas()),
+                         [](const ::testing::TestParamInfo<cpu::Isa>& i) { return std::string(cpu::isa_name(i.param)); });
+#endif
 
 constexpr Bound kExact = kCuda ? Bound{1e-6, 1e-6} : Bound{0.0, 0.0};
 constexpr Bound kLayerNorm = kCuda ? Bound{1e-4, 1e-4} : Bound{1e-5, 1e-5};
@@ -183,6 +203,15 @@ OPS_TEST(LinearOddShapes) {
     run_linear(*dev, {1, kHidden, 3 * kHidden, WeightLayout::KN, true, Activation::None}, wt);      // one token
     run_linear(*dev, {5, 4 * kHidden, kHidden, WeightLayout::KN, true, Activation::GeluTanh}, wt);  // MLP down
     run_linear(*dev, {3, 13, 7, WeightLayout::NK, true, Activation::GeluErf}, wt);                  // tiny, odd
+    // The matrix-vector kernels' edges: K and N off every vector width, fewer than four rows,
+    // N split over the threads at a non-multiple of 16, two and four rows.
+    for (WeightLayout layout : {WeightLayout::KN, WeightLayout::NK}) {
+      run_linear(*dev, {1, 13, 7, layout, true, Activation::None}, wt);
+      run_linear(*dev, {1, 97, 333, layout, true, Activation::GeluTanh}, wt);
+      run_linear(*dev, {1, 1031, 517, layout, false, Activation::None}, wt);
+      run_linear(*dev, {2, 33, 65, layout, true, Activation::None}, wt);
+      run_linear(*dev, {4, 257, 129, layout, true, Activation::GeluErf}, wt);
+    }
   }
 }
 

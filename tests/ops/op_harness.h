@@ -168,11 +168,8 @@ inline std::unique_ptr<DevBuf> weights(std::vector<float>& w, DType t, Shape s) 
   return buf;
 }
 
-// Weight dtypes the device under test accepts.
-inline std::vector<DType> weight_dtypes() {
-  if (kCuda) return {DType::F32, DType::F16, DType::BF16};
-  return {DType::F32};
-}
+// Weight dtypes the devices accept: all three on both.
+inline std::vector<DType> weight_dtypes() { return {DType::F32, DType::F16, DType::BF16}; }
 
 // A host view for the reference.
 template <class T>

@@ -186,13 +186,13 @@ TEST_F(EntryPointChecks, ShapeMismatchesThrowSynchronously) {
                Activation::None, hv(out, DType::F32, {5, 101}));
       },
       "linear", "[95, 101]");
-  std::vector<std::uint16_t> wh(96 * 101);
+  std::vector<std::int32_t> wi(96 * 101);  // f32, f16 and bf16 are weights; i32 is not
   expect_internal(
       [&] {
-        linear(*s_, hv(x, DType::F32, {5, 96}), hv(wh, DType::F16, {96, 101}), WeightLayout::KN, TensorView{},
+        linear(*s_, hv(x, DType::F32, {5, 96}), hv(wi, DType::I32, {96, 101}), WeightLayout::KN, TensorView{},
                Activation::None, hv(out, DType::F32, {5, 101}));
       },
-      "linear", "f16");
+      "linear", "i32");
   std::vector<float> qkv(4 * 3 * 96);
   std::vector<std::int32_t> off{0, 4};
   std::vector<float> ao(4 * 96);

@@ -1,0 +1,35 @@
+// The CPU's inner loops, one table per instruction set (ops/cpu_isa/kernels_<isa>.cpp, each file
+// compiled for its ISA alone), chosen at run time for the CPU present (ops/cpu_isa/isa.cpp): the
+// binary stays portable and needs no -march=native. They read weights in their stored type (f32,
+// f16, bf16), convert them in registers and accumulate in f32.
+//
+// Nothing here is inline or a template visible to other files: a function compiled for AVX-512 in
+// one file must never be merged by the linker with a copy another file needs for a plainer CPU.
+// The drivers (threads, epilogues, the GEMM path) live in ops/linear/ and call through the table.
+#pragma once
+#include <cstdint>
+
+namespace ferry::ops::cpu {
+
+enum class WType : std::uint8_t { F32, F16, BF16 };
+
+struct Kernels {
+  const char* isa;  // "generic", "avx2", "avx512"
+  // y[i] = sum_j x[j] * w[(n0 + i) * k + j] for i in [0, rows): dot products with the rows of an
+  // NK weight w[N, k] (nn.Linear layout, the LM head).
+  void (*dot_rows)(const float* x, const void* w, WType t, std::int64_t k, std::int64_t n0, std::int64_t rows, float* y);
+  // y[j] += sum_i x[i] * w[i * ld + n0 + j] for j in [0, cols), i in [0, k): a column block of a
+  // KN weight w[k, ld] (GPT-2's Conv1D layout), accumulated into y, which stays in L1.
+  void (*axpy_rows)(const float* x, const void* w, WType t, std::int64_t k, std::int64_t ld, std::int64_t n0,
+                    std::int64_t cols, float* y);
+  // dst[i] = src[i] as f32, i in [0, n).
+  void (*to_f32)(const void* src, WType t, std::int64_t n, float* dst);
+};
+
+extern const Kernels kGenericKernels;
+#if defined(__x86_64__)
+extern const Kernels kAvx2Kernels;    // AVX2 + FMA + F16C
+extern const Kernels kAvx512Kernels;  // AVX-512 F + BW + VL
+#endif
+
+}  // namespace ferry::ops::cpu

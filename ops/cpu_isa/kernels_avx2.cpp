@@ -1,0 +1,169 @@
+// AVX2 + FMA + F16C kernels; this file alone is compiled with those instructions enabled and runs
+// only where ops/cpu_isa/isa.cpp found them. 8 f32 lanes; f16 widens with VCVTPH2PS, bf16 with a
+// zero-extend and a 16-bit shift; tails go through a zero-padded 8-lane buffer.
+// Only <immintrin.h> and kernels.h are included: see kernels.h on why.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "ops/cpu_isa/kernels.h"
+
+namespace ferry::ops::cpu {
+namespace {
+
+template <WType T>
+float scalar(const void* w, std::int64_t i) {
+  if constexpr (T == WType::F32) {
+    return static_cast<const float*>(w)[i];
+  } else if constexpr (T == WType::F16) {
+    return _cvtsh_ss(static_cast<const std::uint16_t*>(w)[i]);
+  } else {
+    const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<const std::uint16_t*>(w)[i]) << 16;
+    float f;
+    __builtin_memcpy(&f, &bits, sizeof f);
+    return f;
+  }
+}
+
+template <WType T>
+__m256 load8(const void* w, std::int64_t i) {
+  if constexpr (T == WType::F32) {
+    return _mm256_loadu_ps(static_cast<const float*>(w) + i);
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const std::uint16_t*>(w) + i));
+    if constexpr (T == WType::F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+}
+
+// Lanes [0, n) of w[i...], the rest zero (n < 8).
+template <WType T>
+__m256 load8_tail(const void* w, std::int64_t i, std::int64_t n) {
+  alignas(32) float tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (std::int64_t j = 0; j < n; ++j) tmp[j] = scalar<T>(w, i + j);
+  return _mm256_load_ps(tmp);
+}
+
+float hsum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+template <WType T>
+const char* row_ptr(const void* w, std::int64_t elem) {
+  constexpr std::int64_t size = T == WType::F32 ? 4 : 2;
+  return static_cast<const char*>(w) + elem * size;
+}
+
+template <WType T>
+void dot4(const float* x, const void* w, std::int64_t k, std::int64_t row, float* y) {
+  const char* p[4];
+  for (int r = 0; r < 4; ++r) p[r] = row_ptr<T>(w, (row + r) * k);
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  std::int64_t j = 0;
+  for (; j + 8 <= k; j += 8) {
+    const __m256 xv = _mm256_loadu_ps(x + j);
+    a0 = _mm256_fmadd_ps(load8<T>(p[0], j), xv, a0);
+    a1 = _mm256_fmadd_ps(load8<T>(p[1], j), xv, a1);
+    a2 = _mm256_fmadd_ps(load8<T>(p[2], j), xv, a2);
+    a3 = _mm256_fmadd_ps(load8<T>(p[3], j), xv, a3);
+  }
+  if (j < k) {
+    const __m256 xv = load8_tail<WType::F32>(x, j, k - j);
+    a0 = _mm256_fmadd_ps(load8_tail<T>(p[0], j, k - j), xv, a0);
+    a1 = _mm256_fmadd_ps(load8_tail<T>(p[1], j, k - j), xv, a1);
+    a2 = _mm256_fmadd_ps(load8_tail<T>(p[2], j, k - j), xv, a2);
+    a3 = _mm256_fmadd_ps(load8_tail<T>(p[3], j, k - j), xv, a3);
+  }
+  y[0] = hsum(a0);
+  y[1] = hsum(a1);
+  y[2] = hsum(a2);
+  y[3] = hsum(a3);
+}
+
+template <WType T>
+float dot1(const float* x, const void* w, std::int64_t k, std::int64_t row) {
+  const char* p = row_ptr<T>(w, row * k);
+  __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+  std::int64_t j = 0;
+  for (; j + 16 <= k; j += 16) {
+    a = _mm256_fmadd_ps(load8<T>(p, j), _mm256_loadu_ps(x + j), a);
+    b = _mm256_fmadd_ps(load8<T>(p, j + 8), _mm256_loadu_ps(x + j + 8), b);
+  }
+  for (; j + 8 <= k; j += 8) a = _mm256_fmadd_ps(load8<T>(p, j), _mm256_loadu_ps(x + j), a);
+  if (j < k) a = _mm256_fmadd_ps(load8_tail<T>(p, j, k - j), load8_tail<WType::F32>(x, j, k - j), a);
+  return hsum(_mm256_add_ps(a, b));
+}
+
+template <WType T>
+void dot_rows_t(const float* x, const void* w, std::int64_t k, std::int64_t n0, std::int64_t rows, float* y) {
+  std::int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) dot4<T>(x, w, k, n0 + r, y + r);
+  for (; r < rows; ++r) y[r] = dot1<T>(x, w, k, n0 + r);
+}
+
+template <WType T>
+void axpy_rows_t(const float* x, const void* w, std::int64_t k, std::int64_t ld, std::int64_t n0, std::int64_t cols,
+                 float* y) {
+  const std::int64_t full = cols - cols % 8;
+  std::int64_t i = 0;
+  for (; i + 4 <= k; i += 4) {
+    const char* p0 = row_ptr<T>(w, i * ld + n0);
+    const char* p1 = row_ptr<T>(w, (i + 1) * ld + n0);
+    const char* p2 = row_ptr<T>(w, (i + 2) * ld + n0);
+    const char* p3 = row_ptr<T>(w, (i + 3) * ld + n0);
+    const __m256 x0 = _mm256_set1_ps(x[i]), x1 = _mm256_set1_ps(x[i + 1]);
+    const __m256 x2 = _mm256_set1_ps(x[i + 2]), x3 = _mm256_set1_ps(x[i + 3]);
+    for (std::int64_t j = 0; j < full; j += 8) {
+      __m256 acc = _mm256_loadu_ps(y + j);
+      acc = _mm256_fmadd_ps(load8<T>(p0, j), x0, acc);
+      acc = _mm256_fmadd_ps(load8<T>(p1, j), x1, acc);
+      acc = _mm256_fmadd_ps(load8<T>(p2, j), x2, acc);
+      acc = _mm256_fmadd_ps(load8<T>(p3, j), x3, acc);
+      _mm256_storeu_ps(y + j, acc);
+    }
+    for (std::int64_t j = full; j < cols; ++j)
+      y[j] += x[i] * scalar<T>(p0, j) + x[i + 1] * scalar<T>(p1, j) + x[i + 2] * scalar<T>(p2, j) +
+              x[i + 3] * scalar<T>(p3, j);
+  }
+  for (; i < k; ++i) {
+    const char* p = row_ptr<T>(w, i * ld + n0);
+    const __m256 xv = _mm256_set1_ps(x[i]);
+    for (std::int64_t j = 0; j < full; j += 8)
+      _mm256_storeu_ps(y + j, _mm256_fmadd_ps(load8<T>(p, j), xv, _mm256_loadu_ps(y + j)));
+    for (std::int64_t j = full; j < cols; ++j) y[j] += x[i] * scalar<T>(p, j);
+  }
+}
+
+template <WType T>
+void to_f32_t(const void* src, std::int64_t n, float* dst) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8<T>(src, i));
+  for (; i < n; ++i) dst[i] = scalar<T>(src, i);
+}
+
+void dot_rows(const float* x, const void* w, WType t, std::int64_t k, std::int64_t n0, std::int64_t rows, float* y) {
+  if (t == WType::F32) return dot_rows_t<WType::F32>(x, w, k, n0, rows, y);
+  if (t == WType::F16) return dot_rows_t<WType::F16>(x, w, k, n0, rows, y);
+  return dot_rows_t<WType::BF16>(x, w, k, n0, rows, y);
+}
+
+void axpy_rows(const float* x, const void* w, WType t, std::int64_t k, std::int64_t ld, std::int64_t n0,
+               std::int64_t cols, float* y) {
+  if (t == WType::F32) return axpy_rows_t<WType::F32>(x, w, k, ld, n0, cols, y);
+  if (t == WType::F16) return axpy_rows_t<WType::F16>(x, w, k, ld, n0, cols, y);
+  return axpy_rows_t<WType::BF16>(x, w, k, ld, n0, cols, y);
+}
+
+void to_f32(const void* src, WType t, std::int64_t n, float* dst) {
+  if (t == WType::F32) return to_f32_t<WType::F32>(src, n, dst);
+  if (t == WType::F16) return to_f32_t<WType::F16>(src, n, dst);
+  return to_f32_t<WType::BF16>(src, n, dst);
+}
+
+}  // namespace
+
+const Kernels kAvx2Kernels{"avx2", dot_rows, axpy_rows, to_f32};
+
+}  // namespace ferry::ops::cpu
