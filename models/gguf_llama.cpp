@@ -23,6 +23,19 @@ void check_architecture(const GgufFile& f) {
   if (arch != "llama") f.bad("unknown architecture '" + arch + "' (supported: llama)");
 }
 
+// The model's dtype: F16 or BF16 when every matrix of the file is stored so (the packs then keep
+// them 16-bit, `--weights stored`), else F32: quantized blocks are dequantized to f32 at load.
+DType stored_dtype(const GgufFile& f) {
+  constexpr std::uint32_t kF16 = 1, kBF16 = 30;  // ggml_type (ggml.h)
+  std::uint32_t seen = 0;
+  for (const GgufTensor& t : f.tensors()) {
+    if (t.ne.size() < 2) continue;  // norm gains are F32 in llama.cpp's files whatever the model
+    if ((t.type != kF16 && t.type != kBF16) || (seen != 0 && t.type != seen)) return DType::F32;
+    seen = t.type;
+  }
+  return seen == kF16 ? DType::F16 : seen == kBF16 ? DType::BF16 : DType::F32;
+}
+
 ModelSpec spec_of(const GgufFile& f) {
   check_architecture(f);
   ModelSpec s;
@@ -63,8 +76,7 @@ ModelSpec spec_of(const GgufFile& f) {
             " rows");
   }
   s.tied_embeddings = f.find_tensor("output.weight") == nullptr;
-  // ferry dequantizes to f32 at load (packs carry per-tensor dtypes, so quantized packs can come later).
-  s.dtype = DType::F32;
+  s.dtype = stored_dtype(f);
   s.weights.random = false;
   s.weights.path = f.path();
   validate(s, f.path());

@@ -25,13 +25,22 @@ Layout parse_layout(const std::string& s, const std::string& what) {
 
 const char* layout_name(Layout l) { return l == Layout::Nested ? "nested" : "padded"; }
 
-DType weight_dtype_for(const ModelSpec& spec, DeviceKind device) {
-  return device == DeviceKind::CPU ? DType::F32 : spec.dtype;
+WeightsMode parse_weights_mode(const std::string& s, const std::string& what) {
+  if (s == "stored") return WeightsMode::Stored;
+  if (s == "f32") return WeightsMode::F32;
+  throw BadInput(what + ": unknown weights mode '" + s + "' (expected stored or f32)");
 }
 
-std::vector<std::uint64_t> model_pack_bytes(const ModelSpec& spec, DeviceKind device) {
+const char* weights_mode_name(WeightsMode m) { return m == WeightsMode::Stored ? "stored" : "f32"; }
+
+// Both backends compute with f32, f16 and bf16 weights (ops/ops.h).
+DType weight_dtype_for(const ModelSpec& spec, WeightsMode mode) {
+  return mode == WeightsMode::Stored ? spec.dtype : DType::F32;
+}
+
+std::vector<std::uint64_t> model_pack_bytes(const ModelSpec& spec, WeightsMode mode) {
   std::vector<std::uint64_t> bytes;
-  for (const PackLayout& l : pack_layouts(spec, weight_dtype_for(spec, device))) bytes.push_back(l.bytes());
+  for (const PackLayout& l : pack_layouts(spec, weight_dtype_for(spec, mode))) bytes.push_back(l.bytes());
   return bytes;
 }
 
@@ -60,7 +69,7 @@ std::uint64_t batch_reserve_bytes(const ModelSpec& spec, int max_batch_tokens, i
 Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg) : spec_(spec), cfg_(cfg) {
   backend_ = make_backend(cfg_.device, cfg_.device_index, cfg_.threads);
   family_ = &model_family(spec_);
-  layouts_ = pack_layouts(spec_, weight_dtype_for(spec_, cfg_.device));
+  layouts_ = pack_layouts(spec_, weight_dtype_for(spec_, cfg_.weights));
   RunPlan rp = plan_run(spec_, cfg_, machine_memory(*backend_));
   plan_ = std::move(rp.plan);
   reserved_bytes_ = rp.reserved_bytes;
@@ -110,7 +119,7 @@ void Engine::load() {
   const auto t0 = Clock::now();
   std::unique_ptr<WeightSource> source = make_weight_source(spec_);
   weights_desc_ = source->describe();
-  const DType wdt = weight_dtype_for(spec_, cfg_.device);
+  const DType wdt = weight_dtype_for(spec_, cfg_.weights);
   const std::vector<TensorInfo> tensors = family_->tensors(spec_);
   std::uint64_t total = 0;
   for (const PackLayout& l : layouts_) total += l.used_bytes();

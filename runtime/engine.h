@@ -25,6 +25,15 @@
 namespace ferry {
 
 enum class Layout : std::uint8_t { Nested, Padded };
+
+// The type the weights are packed in (`--weights`). Stored: the checkpoint's own (an F16 or BF16
+// model stays 16-bit, so decode reads half the bytes; quantized GGUF tensors are dequantized to
+// f32); F32: everything widened to f32 at load (the CPU path before ferry issue 11, for comparison).
+enum class WeightsMode : std::uint8_t { Stored, F32 };
+WeightsMode parse_weights_mode(const std::string& s, const std::string& what);
+const char* weights_mode_name(WeightsMode m);  // "stored", "f32"
+DType weight_dtype_for(const ModelSpec& spec, WeightsMode mode);  // the packs' dtype
+std::vector<std::uint64_t> model_pack_bytes(const ModelSpec& spec, WeightsMode mode);
 Layout parse_layout(const std::string& s, const std::string& what);
 const char* layout_name(Layout l);
 
@@ -32,6 +41,7 @@ struct EngineConfig {
   DeviceKind device = DeviceKind::CPU;
   int device_index = 0;
   int threads = 0;                  // CPU: 0 = all cores
+  WeightsMode weights = WeightsMode::Stored;
   Policy policy = Policy::Auto;
   BudgetSpec budget;                // unset = no limit; percentages are of the model's weight bytes
   // The host tier (DESIGN.md "Three tiers"): streamed layers kept in host RAM between uses (CUDA:
@@ -129,6 +139,9 @@ class Engine {
   Timeline* timeline() { return timeline_.get(); }
   double load_seconds() const { return load_s_; }
   std::string weights_description() const { return weights_desc_; }
+  // The dtype of the packed weights the kernels read (--weights: the checkpoint's, or f32).
+  DType packed_dtype() const { return weight_dtype_for(spec_, cfg_.weights); }
+  WeightsMode weights_mode() const { return cfg_.weights; }
   // CUDA: device bytes reserved for activations, logits, the KV cache and the ops' workspace
   // (already taken out of the budget); 0 on the CPU.
   std::uint64_t reserved_bytes() const { return reserved_bytes_; }
@@ -160,8 +173,6 @@ class Engine {
 };
 
 // Per-pack sizes (PackLayout::bytes) of a model for a backend, without loading it.
-std::vector<std::uint64_t> model_pack_bytes(const ModelSpec& spec, DeviceKind device);
-DType weight_dtype_for(const ModelSpec& spec, DeviceKind device);  // CPU computes in f32
 
 // Bytes of the buffers generate() allocates for one batch (KV cache, activations, logits,
 // indices): `sequences` sequences, `rows` prefill rows, `kv_positions` = sequences x (longest

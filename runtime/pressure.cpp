@@ -138,7 +138,7 @@ PressureResult run_pressure(const PressureOptions& opt) {
     }
   }
 
-  const std::vector<std::uint64_t> pack_bytes = model_pack_bytes(run_spec, opt.engine.device);
+  const std::vector<std::uint64_t> pack_bytes = model_pack_bytes(run_spec, opt.engine.weights);
   const MachineMemory mem = machine_memory(*make_backend(opt.engine.device, opt.engine.device_index, opt.engine.threads));
   std::uint64_t model_bytes = 0;
   for (std::uint64_t b : pack_bytes) model_bytes += b;

@@ -9,6 +9,7 @@
 
 #include "base/sysinfo.h"
 #include "base/units.h"
+#include "ops/cpu_isa/isa.h"
 #include "ops/ops.h"
 
 #ifndef FERRY_GIT_COMMIT
@@ -90,11 +91,14 @@ nlohmann::json machine_json(const Backend& backend) {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   const DeviceMemoryInfo mem = backend.memory_info();
-  return {{"device", device_name(backend.kind())},
-          {"device_name", backend.name()},
-          {"device_memory_bytes", mem.total_bytes},
-          {"host", host},
-          {"commit", git_commit()}};
+  nlohmann::json j = {{"device", device_name(backend.kind())},
+                      {"device_name", backend.name()},
+                      {"device_memory_bytes", mem.total_bytes},
+                      {"host", host},
+                      {"commit", git_commit()}};
+  // The ISA path of the CPU kernels (ops/cpu_isa): which one ran, and which the CPU could run.
+  if (backend.kind() == DeviceKind::CPU) j["cpu_kernels"] = ops::cpu::cpu_isa_description();
+  return j;
 }
 
 nlohmann::json result_json(const Engine& engine, const GenerateRequest& req, const GenerateResult& res) {
@@ -108,7 +112,9 @@ nlohmann::json result_json(const Engine& engine, const GenerateRequest& req, con
                 {"hidden", s.hidden_size},
                 {"heads", s.num_heads},
                 {"vocab", s.vocab_size},
-                {"dtype", dtype_name(s.dtype)}};
+                {"dtype", dtype_name(s.dtype)},
+                {"packed_dtype", dtype_name(engine.packed_dtype())},
+                {"weights_mode", weights_mode_name(engine.weights_mode())}};
   j["sampling"] = {{"mode", req.sampling.greedy ? "greedy" : "sample"},
                    {"temperature", req.sampling.temperature},
                    {"top_k", req.sampling.top_k},
@@ -195,9 +201,15 @@ void print_result_text(const Engine& engine, const GenerateResult& res, std::FIL
     std::fprintf(out, "sequence %zu: prompt [%s] -> generated [%s]\n", i, p.c_str(), g.c_str());
   }
   const RunStats& st = res.stats;
-  std::fprintf(out, "model      %s, %.1fM parameters, weights %s\n", engine.spec().name.c_str(),
-               static_cast<double>(engine.spec().parameter_count()) / 1e6, engine.weights_description().c_str());
-  std::fprintf(out, "device     %s\n", engine.backend().name().c_str());
+  std::fprintf(out, "model      %s, %.1fM parameters, weights %s, packed as %s (--weights %s)\n",
+               engine.spec().name.c_str(), static_cast<double>(engine.spec().parameter_count()) / 1e6,
+               engine.weights_description().c_str(), dtype_name(engine.packed_dtype()),
+               weights_mode_name(engine.weights_mode()));
+  if (engine.backend().kind() == DeviceKind::CPU)
+    std::fprintf(out, "device     %s, kernels %s\n", engine.backend().name().c_str(),
+                 ops::cpu::cpu_isa_description().c_str());
+  else
+    std::fprintf(out, "device     %s\n", engine.backend().name().c_str());
   std::fprintf(out, "plan       %s\n", engine.plan().summary().c_str());
   std::fprintf(out, "load       %.2f s\n", st.load_s);
   std::fprintf(out, "prefill    %lld tokens in %.3f s = %.1f tokens/s\n", static_cast<long long>(st.prompt_tokens),

@@ -47,7 +47,7 @@ RunPlan plan_run(const ModelSpec& spec, const EngineConfig& cfg, const MachineMe
   if (cfg.streams < 1 || cfg.streams > 16)
     throw BadInput("--streams: must be between 1 and 16, got " + std::to_string(cfg.streams));
   RunPlan rp;
-  rp.pack_bytes = model_pack_bytes(spec, cfg.device);
+  rp.pack_bytes = model_pack_bytes(spec, cfg.weights);
   std::uint64_t model_bytes = 0;
   for (std::uint64_t b : rp.pack_bytes) model_bytes += b;
 

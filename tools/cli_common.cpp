@@ -62,6 +62,11 @@ void add_engine_flags(CLI::App& app, EngineFlags& f) {
   app.add_option("--threads", f.threads,
                  "CPU: threads of the ops: OpenBLAS and the OpenMP regions of every stream (0 = all cores)")
       ->capture_default_str();
+  app.add_option("--weights", f.weights,
+                 "The type the weights are packed and read in: stored (the checkpoint's own: an F16 or BF16\n"
+                 "model stays 16-bit and decode reads half the bytes; quantized GGUF tensors become f32) or\n"
+                 "f32 (everything widened at load). The kernels accumulate in f32 either way")
+      ->capture_default_str();
   app.add_option("--policy", f.policy,
                  "Weight placement: resident (all weights on the device), um (pages fault in on demand),\n"
                  "um-prefetch (layers prefetched ahead on copy streams, evicted behind), stream (copied\n"
@@ -111,6 +116,7 @@ EngineConfig to_engine_config(const EngineFlags& f, const GivenFlags& given) {
   check_device_flags(c.device, given);
   check_threads(f.threads, "--threads");
   c.threads = f.threads;
+  c.weights = parse_weights_mode(f.weights, "--weights");
   c.policy = parse_policy(f.policy, "--policy");
   if (!f.budget.empty()) c.budget = parse_budget(f.budget, "--budget");
   if (!f.host_budget.empty()) c.host_budget = parse_budget(f.host_budget, "--host-budget", true);

@@ -12,6 +12,7 @@ namespace ferry::cli {
 struct EngineFlags {
   std::string device = "cpu";
   int threads = 0;
+  std::string weights = "stored";
   std::string policy = "auto";
   std::string budget;
   std::string host_budget;

@@ -38,7 +38,7 @@ MachineMemory inspect_memory(const EngineConfig& cfg) {
 void inspect(const InspectFlags& f) {
   const ModelSpec spec = load_model_spec(f.model);
   const EngineConfig cfg = to_engine_config(f.engine, f.given);
-  const DType wdt = weight_dtype_for(spec, cfg.device);
+  const DType wdt = weight_dtype_for(spec, cfg.weights);
   const std::vector<PackLayout> layouts = pack_layouts(spec, wdt);
   std::vector<std::uint64_t> bytes;
   std::uint64_t total = 0;

@@ -133,7 +133,7 @@ void suite_fusion(const BenchOptions& opt, const ModelSpec& spec, BenchTable& t)
   const int H = spec.hidden_size, F = spec.ffn_size, heads = spec.num_heads;
   const float eps = spec.norm_epsilon;
   const ops::Activation act = spec.activation;
-  const DType wdt = weight_dtype_for(spec, dev);
+  const DType wdt = weight_dtype_for(spec, opt.engine.weights);
   const float wscale = 0.02f * std::sqrt(3.0f);  // uniform with GPT-2's init std 0.02
 
   Progress bar("bench fusion", opt.batch_sizes.size() * 8, opt.progress, "points");

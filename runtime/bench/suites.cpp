@@ -78,7 +78,7 @@ const std::map<std::string, std::vector<std::string>>& suite_flag_table() {
   static const std::vector<std::string> bound = {"streams", "decode", "prefill"};
   static const std::map<std::string, std::vector<std::string>> table = {
       {"--model", all}, {"--out", all}, {"--compare", all}, {"--quiet", all}, {"--device", all},
-      {"--threads", all}, {"--batch-size", all}, {"--repeats", all}, {"--warmup", all},
+      {"--threads", all}, {"--weights", all}, {"--batch-size", all}, {"--repeats", all}, {"--warmup", all},
       {"--avg-seqlen", drawn}, {"--max-seqlen", drawn}, {"--seqlen-stdev", drawn}, {"--seed", drawn},
       {"--padding-fractions", {"nested-vs-padded"}},
       {"--stream-counts", {"streams"}}, {"--depths", {"streams"}},

@@ -154,7 +154,7 @@ TEST(GpuPolicies, AutoRunsAModelLargerThanTheDevice) {
   EngineConfig cfg = cuda_config(Policy::Auto);
   const std::uint64_t model = [&] {
     std::uint64_t n = 0;
-    for (std::uint64_t b : model_pack_bytes(spec, DeviceKind::CUDA)) n += b;
+    for (std::uint64_t b : model_pack_bytes(spec, WeightsMode::Stored)) n += b;
     return n;
   }();
   auto probe_backend = make_backend(DeviceKind::CUDA, 0);

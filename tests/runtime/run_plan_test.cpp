@@ -79,7 +79,7 @@ TEST(RunPlan, BeyondTheHostBudgetLayersComeFromDisk) {
     if (p.keep[i]) {
       EXPECT_EQ(p.tier[i], Tier::Device) << i;
     }
-    const std::uint64_t b = model_pack_bytes(spec, DeviceKind::CUDA).at(i);
+    const std::uint64_t b = model_pack_bytes(spec, WeightsMode::Stored).at(i);
     if (p.tier[i] == Tier::Host) host += b;
     if (p.tier[i] == Tier::Disk) disk += b;
   }
@@ -108,7 +108,7 @@ TEST(RunPlan, CpuHostBudgetLeavesRoomForTheDeviceBudget) {
   const Plan p = plan_run(spec, c, fake(6 * GiB, 6 * GiB)).plan;
   EXPECT_LE(p.host_bytes, 6 * GiB - 2 * GiB - p.budget);
   EXPECT_GT(p.disk_bytes, 0u);
-  EXPECT_EQ(p.host_bytes + p.disk_bytes, streamed_bytes(p, model_pack_bytes(spec, DeviceKind::CPU)));
+  EXPECT_EQ(p.host_bytes + p.disk_bytes, streamed_bytes(p, model_pack_bytes(spec, WeightsMode::Stored)));
 }
 
 TEST(RunPlan, AHostBudgetAboveTheRamIsCappedWithANote) {
