@@ -3,6 +3,9 @@
 #include "memory/probe.h"
 
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -60,24 +63,78 @@ std::uint64_t sum_words(const std::uint64_t* p, std::size_t n) {
   return a + b + c + d;
 }
 
+#if defined(__x86_64__)
+// The same sum with the widest loads the CPU has, each function compiled for its ISA alone (GCC's
+// target attribute) and called only where __builtin_cpu_supports finds it. The width matters: a
+// core keeps a bounded number of loads in flight, so 16-byte loads leave lines unrequested that
+// 64-byte ones fetch, and the SSE2 sum measured 25-35% below what ferry's AVX-512 kernels read on
+// the same machine (bench/results/cpu/kernels).
+__attribute__((target("avx2"))) std::uint64_t sum_words_avx2(const std::uint64_t* p, std::size_t n) {
+  __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a = _mm256_add_epi64(a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+    b = _mm256_add_epi64(b, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 4)));
+    c = _mm256_add_epi64(c, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 8)));
+    d = _mm256_add_epi64(d, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 12)));
+  }
+  alignas(32) std::uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d)));
+  std::uint64_t sum = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+  for (; i < n; ++i) sum += p[i];
+  return sum;
+}
+
+__attribute__((target("avx512f"))) std::uint64_t sum_words_avx512(const std::uint64_t* p, std::size_t n) {
+  __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a = _mm512_add_epi64(a, _mm512_loadu_si512(p + i));
+    b = _mm512_add_epi64(b, _mm512_loadu_si512(p + i + 8));
+    c = _mm512_add_epi64(c, _mm512_loadu_si512(p + i + 16));
+    d = _mm512_add_epi64(d, _mm512_loadu_si512(p + i + 24));
+  }
+  alignas(64) std::uint64_t lanes[8];
+  _mm512_store_si512(lanes, _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
+  std::uint64_t sum = 0;
+  for (std::uint64_t l : lanes) sum += l;
+  for (; i < n; ++i) sum += p[i];
+  return sum;
+}
+#endif
+
+using SumFn = std::uint64_t (*)(const std::uint64_t*, std::size_t);
+
+// The widest of the sums above this CPU runs, and its name for the probe's report.
+SumFn widest_sum(const char** name) {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512f")) return *name = "avx512", sum_words_avx512;
+  if (__builtin_cpu_supports("avx2")) return *name = "avx2", sum_words_avx2;
+#endif
+  *name = "portable";
+  return sum_words;
+}
+
 // Reads the words [b, e) of `base` in `streams` interleaved streams: the range is cut into that
 // many equal parts and one block of each part is read in turn, so that several sequential streams
-// are in flight at once, as in a matrix-vector product, which walks several weight rows together.
-std::uint64_t sum_streams(const std::uint64_t* base, std::size_t b, std::size_t e, std::size_t streams) {
+// are in flight at once, as in a matrix-vector product that walks several weight rows together.
+std::uint64_t sum_streams(SumFn sum_fn, const std::uint64_t* base, std::size_t b, std::size_t e, std::size_t streams) {
   constexpr std::size_t kBlock = 64;  // words per stream per turn: 512 bytes, 8 cache lines
   const std::size_t part = (e - b) / streams;
+  if (streams == 1) return sum_fn(base + b, e - b);
   std::uint64_t sum = 0;
   std::size_t off = 0;
   for (; off + kBlock <= part; off += kBlock)
-    for (std::size_t s = 0; s < streams; ++s) sum += sum_words(base + b + s * part + off, kBlock);
-  for (std::size_t s = 0; s < streams; ++s) sum += sum_words(base + b + s * part + off, part - off);
-  return sum + sum_words(base + b + streams * part, e - b - streams * part);
+    for (std::size_t s = 0; s < streams; ++s) sum += sum_fn(base + b + s * part + off, kBlock);
+  for (std::size_t s = 0; s < streams; ++s) sum += sum_fn(base + b + s * part + off, part - off);
+  return sum + sum_fn(base + b + streams * part, e - b - streams * part);
 }
 
 // Streaming read of `bytes` bytes at p, then at q, by `threads` threads, each reading its share
 // of both in `streams` streams (seconds). Two buffers read in turn miss the caches even when one
 // alone would fit.
-double timed_parallel_read(const std::byte* p, const std::byte* q, std::size_t bytes, int threads, std::size_t streams) {
+double timed_parallel_read(SumFn sum_fn, const std::byte* p, const std::byte* q, std::size_t bytes, int threads,
+                           std::size_t streams) {
   const std::size_t words = bytes / sizeof(std::uint64_t);
   const auto* wp = reinterpret_cast<const std::uint64_t*>(p);
   const auto* wq = reinterpret_cast<const std::uint64_t*>(q);
@@ -88,7 +145,9 @@ double timed_parallel_read(const std::byte* p, const std::byte* q, std::size_t b
   const auto t0 = Clock::now();
   for (std::size_t i = 0; i < t; ++i) {
     const std::size_t b = words * i / t, e = words * (i + 1) / t;
-    pool.emplace_back([=, &partial] { partial[i] = sum_streams(wp, b, e, streams) + sum_streams(wq, b, e, streams); });
+    pool.emplace_back([=, &partial] {
+      partial[i] = sum_streams(sum_fn, wp, b, e, streams) + sum_streams(sum_fn, wq, b, e, streams);
+    });
   }
   for (auto& th : pool) th.join();
   const double s = seconds_between(t0, Clock::now());
@@ -96,30 +155,6 @@ double timed_parallel_read(const std::byte* p, const std::byte* q, std::size_t b
   for (std::uint64_t x : partial) total += x;
   read_sink.store(total, std::memory_order_relaxed);  // keeps the reads from being optimised away
   return s;
-}
-
-// Read bandwidth of RAM (bytes/s), the resident bound: `threads` threads (every core the run
-// computes with) read two buffers of max(n, 2 x LLC) bytes each, so that no pass is served from
-// the last-level cache, with 1, 4 and 16 sequential streams per thread in turn (kProbeStreams);
-// the figure is the best of the three medians. Which count a memory system serves best varies
-// (ferry issue 11 measured 15.5 GB/s with one stream and 17-22 GB/s with many on one VM; on
-// another, one stream was fastest): a kernel walking weight rows reaches the best of them, so
-// a bound below it would let a run score above 1.0.
-double measure_memory_read(std::size_t n, int threads, int repeats, double& noise) {
-  const std::size_t m = std::max(n, static_cast<std::size_t>(align_up(2 * last_level_cache_bytes(), kProbeGranule)));
-  Buffer a = Buffer::allocate(DeviceKind::CPU, BufferKind::Host, m);
-  Buffer b = Buffer::allocate(DeviceKind::CPU, BufferKind::Host, m);
-  std::memset(a.data(), 0x5a, m);  // first touch, so page faults are not timed
-  std::memset(b.data(), 0xa5, m);
-  double best = 0;
-  for (const std::size_t streams : kProbeStreams) {
-    (void)timed_parallel_read(a.bytes_ptr(), b.bytes_ptr(), m, threads, streams);  // warm-up
-    std::vector<double> v;
-    for (int i = 0; i < repeats; ++i)
-      v.push_back(rate(2 * m, timed_parallel_read(a.bytes_ptr(), b.bytes_ptr(), m, threads, streams)));
-    best = std::max(best, median_noting_spread(v, noise));
-  }
-  return best;
 }
 
 int cpu_threads(const Backend& backend) {
@@ -216,6 +251,33 @@ std::string read_string(const nlohmann::json& j, const char* key, const std::str
 }
 
 }  // namespace
+
+// Read bandwidth of RAM (bytes/s), the resident bound: `threads` threads (every core the run
+// computes with) read two buffers of max(n, 2 x LLC) bytes each, so that no pass is served from
+// the last-level cache, with the widest vector loads the CPU has (widest_sum) and 1, 4 and 16
+// sequential streams per thread in turn (kProbeStreams); the figure is the best of the three
+// medians. Which count a memory system serves best varies
+// (ferry issue 11 measured 15.5 GB/s with one stream and 17-22 GB/s with many on one VM; on
+// another, one stream was fastest): a kernel walking weight rows reaches the best of them, so
+// a bound below it would let a run score above 1.0.
+double measure_memory_read(std::size_t n, int threads, int repeats, double& noise) {
+  const std::size_t m = std::max(n, static_cast<std::size_t>(align_up(2 * last_level_cache_bytes(), kProbeGranule)));
+  Buffer a = Buffer::allocate(DeviceKind::CPU, BufferKind::Host, m);
+  Buffer b = Buffer::allocate(DeviceKind::CPU, BufferKind::Host, m);
+  std::memset(a.data(), 0x5a, m);  // first touch, so page faults are not timed
+  std::memset(b.data(), 0xa5, m);
+  const char* width = nullptr;
+  const SumFn sum_fn = widest_sum(&width);
+  double best = 0;
+  for (const std::size_t streams : kProbeStreams) {
+    (void)timed_parallel_read(sum_fn, a.bytes_ptr(), b.bytes_ptr(), m, threads, streams);  // warm-up
+    std::vector<double> v;
+    for (int i = 0; i < repeats; ++i)
+      v.push_back(rate(2 * m, timed_parallel_read(sum_fn, a.bytes_ptr(), b.bytes_ptr(), m, threads, streams)));
+    best = std::max(best, median_noting_spread(v, noise));
+  }
+  return best;
+}
 
 double median_of(std::vector<double> v) {
   if (v.empty()) return 0;

@@ -13,6 +13,11 @@ inline constexpr std::size_t kProbeGranule = std::size_t{64} << 10;      // byte
 // The sequential streams per thread the CPU memory-read measurement tries (memory/probe.cpp).
 inline constexpr std::size_t kProbeStreams[] = {1, 4, 16};
 
+// The CPU memory-read figure (ProbeResult::device_bps): `threads` threads read two buffers of
+// max(n, 2 x LLC) bytes, 1, 4 and 16 streams each, `repeats` times; the best median (bytes/s).
+// noise is raised to the spread seen. bench/kernels_bench.cpp measures its kernels against it.
+double measure_memory_read(std::size_t n, int threads, int repeats, double& noise);
+
 double median_of(std::vector<double> v);  // 0 for an empty vector
 // median_of(v), and raises `noise` to the relative spread (max - min) / median of v when larger.
 double median_noting_spread(std::vector<double> v, double& noise);
