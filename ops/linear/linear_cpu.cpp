@@ -83,7 +83,7 @@ void linear_rows(const char* op, TensorView x, TensorView w, WeightLayout layout
   auto* y = out.as<float>();  // [T, N]
   const bool wide = w.dtype != DType::F32;
   if (m == 1 || (wide && m < kWidenMinRows)) {
-    for (std::int64_t t = 0; t < m; ++t) detail::matvec(xp + t * k, w, layout, bias, act, y + t * n);
+    for (std::int64_t t = 0; t < m; ++t) detail::matvec(xp + t * k, w, layout, bias, act, y + t * n, scratch);
     return;
   }
 #pragma omp parallel for schedule(static) if (m * n > 65536)

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 
+#include "ops/cpu.h"
 #include "ops/cpu_isa/kernels.h"
 #include "ops/ops.h"
 
@@ -12,8 +13,10 @@ WType wtype(DType t);  // InternalError for a non-weight dtype
 // y[0:n) = act(y + bias[n0 : n0 + n)) (bias may be absent): the epilogue fused into the products.
 void epilogue(float* y, std::int64_t n0, std::int64_t n, TensorView bias, Activation act);
 
-// y[N] = act(x[K] · W + bias): one row through the ISA kernels, every thread on a share of the
-// output columns (ops/linear/matvec_cpu.cpp). W f32, f16 or bf16 in either layout.
-void matvec(const float* x, TensorView w, WeightLayout layout, TensorView bias, Activation act, float* y);
+// y[N] = act(x[K] · W + bias): one row through the ISA kernels on every thread
+// (ops/linear/matvec_cpu.cpp). W f32, f16 or bf16 in either layout; KN uses threads x N floats of
+// the scratch.
+void matvec(const float* x, TensorView w, WeightLayout layout, TensorView bias, Activation act, float* y,
+            Scratch scratch);
 
 }  // namespace ferry::ops::cpu::detail

@@ -1,9 +1,6 @@
 // The matrix-vector product of decode (one row of activations against a weight matrix): memory
-// bound, so its job is to keep every core reading weights at the memory's bandwidth. Each thread
-// owns a contiguous share of the output columns (a multiple of 16, so vector loads stay whole), runs
-// the ISA kernel on it in blocks that keep its outputs in L1, and applies the bias/activation
-// epilogue to each block while it is hot. NK weights (rows of K) are dot products, four rows (four
-// read streams) at a time; KN weights (GPT-2) are row-by-row accumulations into the block.
+// bound, so its job is to keep every core reading weights at the memory's bandwidth, each thread
+// one sequential stream through its own contiguous band of the weight (see matvec_kn/matvec_nk).
 #include <omp.h>
 
 #include <algorithm>
@@ -29,7 +26,7 @@ inline float gelu_erf(float x) {
   return 0.5f * x * (1.0f + std::erf(x * kInvSqrt2));
 }
 
-constexpr std::int64_t kBlock = 1024;  // outputs per kernel call: 4 KiB of f32, in L1
+constexpr std::int64_t kBlock = 1024;  // NK outputs per kernel call (and the epilogue's chunk)
 
 // Below this many weights one thread does it all: waking the pool costs more than it saves.
 constexpr std::int64_t kParallelMin = std::int64_t{1} << 15;
@@ -71,15 +68,40 @@ void epilogue(float* y, std::int64_t n0, std::int64_t n, TensorView bias, Activa
   }
 }
 
-void matvec(const float* x, TensorView w, WeightLayout layout, TensorView bias, Activation act, float* y) {
-  const bool kn = layout == WeightLayout::KN;
-  const std::int64_t k = kn ? w.dim(0) : w.dim(1);
-  const std::int64_t n = kn ? w.dim(1) : w.dim(0);
-  if (n == 0) return;
-  const Kernels& kern = cpu_kernels();
-  const WType t = wtype(w.dtype);
-  const void* wp = w.data;
-#pragma omp parallel if (k * n >= kParallelMin)
+namespace {
+
+// KN (w[K, N], row-major): each thread takes a contiguous band of rows, one sequential stream,
+// accumulates x[k0:k1] · w[k0:k1, :] into its own partial row in the scratch, and after a barrier
+// every thread sums the partials over its share of the columns and applies the epilogue. Splitting
+// the columns instead gives each thread a strided read (part of every row), which the
+// prefetchers, stopping at page boundaries, follow worse (bench/results/cpu/kernels).
+void matvec_kn(const Kernels& kern, const float* x, const std::byte* wp, WType t, std::size_t es, std::int64_t k,
+               std::int64_t n, TensorView bias, Activation act, float* y, float* partials, bool parallel) {
+#pragma omp parallel if (parallel)
+  {
+    const std::int64_t threads = omp_get_num_threads();
+    const std::int64_t id = omp_get_thread_num();
+    const std::int64_t k0 = k * id / threads, k1 = k * (id + 1) / threads;
+    float* part = partials + id * n;
+    std::memset(part, 0, static_cast<std::size_t>(n) * sizeof(float));
+    kern.axpy_rows(x + k0, wp + static_cast<std::size_t>(k0 * n) * es, t, k1 - k0, n, 0, n, part);
+#pragma omp barrier
+    const auto split = [&](std::int64_t i) { return std::min(n, (n * i / threads + 15) / 16 * 16); };
+    const std::int64_t c0 = split(id), c1 = id + 1 == threads ? n : split(id + 1);
+    for (std::int64_t c = c0; c < c1; ++c) {
+      float s = 0.0f;
+      for (std::int64_t p = 0; p < threads; ++p) s += partials[p * n + c];
+      y[c] = s;
+    }
+    if (c1 > c0) epilogue(y + c0, c0, c1 - c0, bias, act);
+  }
+}
+
+// NK (w[N, K]): each thread takes a contiguous band of output rows, which is a contiguous band of
+// the weight: one sequential stream, row after row, the epilogue on each block while it is hot.
+void matvec_nk(const Kernels& kern, const float* x, const void* wp, WType t, std::int64_t k, std::int64_t n,
+               TensorView bias, Activation act, float* y, bool parallel) {
+#pragma omp parallel if (parallel)
   {
     const std::int64_t threads = omp_get_num_threads();
     const std::int64_t id = omp_get_thread_num();
@@ -87,15 +109,30 @@ void matvec(const float* x, TensorView w, WeightLayout layout, TensorView bias, 
     const std::int64_t n0 = split(id), n1 = id + 1 == threads ? n : split(id + 1);
     for (std::int64_t c = n0; c < n1; c += kBlock) {
       const std::int64_t m = std::min(kBlock, n1 - c);
-      if (kn) {
-        std::memset(y + c, 0, static_cast<std::size_t>(m) * sizeof(float));
-        kern.axpy_rows(x, wp, t, k, n, c, m, y + c);
-      } else {
-        kern.dot_rows(x, wp, t, k, c, m, y + c);
-      }
+      kern.dot_rows(x, wp, t, k, c, m, y + c);
       epilogue(y + c, c, m, bias, act);
     }
   }
+}
+
+}  // namespace
+
+void matvec(const float* x, TensorView w, WeightLayout layout, TensorView bias, Activation act, float* y,
+            Scratch scratch) {
+  const bool kn = layout == WeightLayout::KN;
+  const std::int64_t k = kn ? w.dim(0) : w.dim(1);
+  const std::int64_t n = kn ? w.dim(1) : w.dim(0);
+  if (n == 0) return;
+  const Kernels& kern = cpu_kernels();
+  const WType t = wtype(w.dtype);
+  const bool parallel = k * n >= kParallelMin;
+  if (!kn) return matvec_nk(kern, x, w.data, t, k, n, bias, act, y, parallel);
+  const std::int64_t threads = parallel ? omp_get_max_threads() : 1;
+  if (static_cast<std::size_t>(threads * n) > scratch.floats)
+    throw InternalError("linear: the KN matrix-vector product needs " + std::to_string(threads) + " x " +
+                        std::to_string(n) + " floats of scratch, the CPU stream has " + std::to_string(scratch.floats));
+  matvec_kn(kern, x, static_cast<const std::byte*>(w.data), t, dtype_size(w.dtype), k, n, bias, act, y, scratch.data,
+            parallel);
 }
 
 }  // namespace ferry::ops::cpu::detail
