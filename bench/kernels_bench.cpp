@@ -1,0 +1,121 @@
+// The CPU matrix-vector kernels (ops/linear/matvec_cpu.cpp through ops/cpu_isa) against the memory
+// bound, in one run: first the probe's memory read (memory/probe_detail.h, the figure every
+// `ferry run` is bounded by), then one row x W for ferry's decode shapes, every weight dtype and
+// every ISA path this CPU runs, then the memory read again. Each benchmark cycles through copies
+// of W that together are at least 4x the last-level cache, so the weights come from RAM as in
+// decode. Counters: GB/s (weight bytes read per second, 1e9) and of_bound (GB/s over the mean of
+// the two memory reads; above 1.0 means the probe under-measures the machine).
+//
+// Usage: ferry_kernels_bench [--threads=N] [google benchmark flags, e.g. --benchmark_out=F.json]
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/dtype.h"
+#include "base/sysinfo.h"
+#include "memory/probe_detail.h"
+#include "ops/cpu_isa/isa.h"
+#include "ops/linear/linear_cpu.h"
+
+namespace {
+
+using ferry::DType;
+using ferry::ops::WeightLayout;
+namespace cpu = ferry::ops::cpu;
+
+struct Shape {
+  const char* name;
+  std::int64_t k, n;
+  WeightLayout layout;
+};
+
+// gpt2-large (KN, Conv1D), a LLaMA shape of its size (NK) and the two vocabulary heads (NK).
+const Shape kShapes[] = {
+    {"gpt2-large.c_attn", 1280, 3840, WeightLayout::KN},  {"gpt2-large.c_fc", 1280, 5120, WeightLayout::KN},
+    {"gpt2-large.mlp.c_proj", 5120, 1280, WeightLayout::KN}, {"gpt2-large.head", 1280, 50257, WeightLayout::NK},
+    {"llama-800m.qkv", 1536, 2560, WeightLayout::NK},     {"llama-800m.gate_up", 1536, 8192, WeightLayout::NK},
+    {"llama-800m.down", 4096, 1536, WeightLayout::NK},    {"llama-800m.head", 1536, 32000, WeightLayout::NK},
+};
+
+double g_bound_bps = 0;
+
+double memory_read_bps() {
+  double noise = 0;
+  const int threads = omp_get_max_threads();
+  return ferry::measure_memory_read(std::size_t{256} << 20, threads, 5, noise);
+}
+
+void bm_matvec(benchmark::State& st, Shape s, DType dt, cpu::Isa isa) {
+  cpu::set_cpu_isa(isa);
+  const std::size_t elems = static_cast<std::size_t>(s.k * s.n);
+  const std::size_t bytes = elems * ferry::dtype_size(dt);
+  const std::uint64_t cold = 4 * ferry::last_level_cache_bytes();
+  const std::size_t copies = std::max<std::size_t>(2, static_cast<std::size_t>((cold + bytes - 1) / bytes));
+  std::vector<std::vector<std::byte>> w(copies, std::vector<std::byte>(bytes));
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-0.05f, 0.05f);
+  std::vector<float> row(static_cast<std::size_t>(s.n));
+  for (auto& c : w)
+    for (std::int64_t r = 0; r < s.k; ++r) {  // filled in rows of N values, converted to dt
+      for (float& v : row) v = u(rng);
+      ferry::convert(row.data(), DType::F32, c.data() + static_cast<std::size_t>(r * s.n) * ferry::dtype_size(dt), dt,
+                     row.size());
+    }
+  std::vector<float> x(static_cast<std::size_t>(s.k)), y(static_cast<std::size_t>(s.n));
+  for (float& v : x) v = u(rng);
+  const ferry::Shape ws = s.layout == WeightLayout::KN ? ferry::Shape{s.k, s.n} : ferry::Shape{s.n, s.k};
+  std::vector<float> scratch(std::size_t{4} << 20);
+  std::size_t i = 0;
+  for (auto _ : st) {
+    const ferry::TensorView wv(w[i++ % copies].data(), dt, ws);
+    cpu::detail::matvec(x.data(), wv, s.layout, ferry::TensorView{}, ferry::ops::Activation::None, y.data(),
+                        cpu::Scratch{scratch.data(), scratch.size()});
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double rate = static_cast<double>(st.iterations()) * static_cast<double>(bytes);
+  st.counters["GB/s"] = benchmark::Counter(rate / 1e9, benchmark::Counter::kIsRate);
+  st.counters["of_bound"] = benchmark::Counter(rate / g_bound_bps, benchmark::Counter::kIsRate);
+  st.SetLabel(cpu::isa_name(isa));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 0;
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--threads=", 10) == 0)
+      threads = std::atoi(argv[i] + 10);
+    else
+      rest.push_back(argv[i]);
+  }
+  if (threads > 0) omp_set_num_threads(threads);
+  const double before = memory_read_bps();
+  for (const Shape& s : kShapes)
+    for (DType dt : {DType::F32, DType::F16, DType::BF16})
+      for (cpu::Isa isa : cpu::all_isas()) {
+        if (!cpu::isa_supported(isa)) {
+          std::fprintf(stderr, "skipped: the %s path (this CPU: %s)\n", cpu::isa_name(isa), cpu::cpu_isa_description().c_str());
+          continue;
+        }
+        const std::string name = std::string(s.name) + "/" + ferry::dtype_name(dt) + "/" + cpu::isa_name(isa);
+        benchmark::RegisterBenchmark(name.c_str(), bm_matvec, s, dt, isa)->Unit(benchmark::kMillisecond)->UseRealTime();
+      }
+  int n = static_cast<int>(rest.size());
+  benchmark::Initialize(&n, rest.data());
+  g_bound_bps = before;  // of_bound against the read before; the context records both
+  benchmark::AddCustomContext("memory_read_before_GBps", std::to_string(before / 1e9));
+  benchmark::AddCustomContext("threads", std::to_string(omp_get_max_threads()));
+  benchmark::RunSpecifiedBenchmarks();
+  const double after = memory_read_bps();
+  std::printf("memory read (probe method): %.2f GB/s before, %.2f GB/s after the kernels\n", before / 1e9, after / 1e9);
+  benchmark::Shutdown();
+  return 0;
+}
