@@ -2,10 +2,14 @@
 // stream's device. CPU: a task on the CpuStream (operands captured by value). CUDA: the launcher in
 // ops/cuda.h, which enqueues kernels on the cudaStream_t.
 
+#include <chrono>
+#include <utility>
+
 #include "base/cpu_backend.h"
 #include "base/error.h"
 #include "ops/cpu.h"
 #include "ops/ops.h"
+#include "ops/profile.h"
 #include "ops/validate.h"
 #ifdef FERRY_HAVE_CUDA
 #include "ops/cuda.h"
@@ -18,6 +22,17 @@ namespace ferry::ops {
 namespace {
 
 cpu::Scratch scratch_of(CpuStream& cs) { return {cs.scratch(), CpuStream::kScratchFloats}; }
+
+// Queues a CPU op on its stream, timed there while profiling is on (ops/profile.h).
+template <class F>
+void enqueue_cpu(CpuStream& cs, const char* op, F&& fn) {
+  cs.enqueue([op, fn = std::forward<F>(fn)] {
+    if (!cpu_op_profiling()) return fn();
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    record_cpu_op(op, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  });
+}
 
 }  // namespace
 
@@ -36,7 +51,7 @@ const char* activation_name(Activation a) {
 void embedding(Stream& s, TensorView ids, TensorView pos, TensorView wte, TensorView wpe, TensorView out) {
   check::embedding(s.device(), ids, pos, wte, wpe, out);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "embedding").enqueue([=] { cpu::embedding(ids, pos, wte, wpe, out); });
+    enqueue_cpu(cpu_stream(s, "embedding"), "embedding", [=] { cpu::embedding(ids, pos, wte, wpe, out); });
     return;
   }
   FERRY_OPS_CUDA_CALL(embedding, ids, pos, wte, wpe, out);
@@ -48,7 +63,7 @@ void add_layernorm(Stream& s, TensorView residual, TensorView delta, TensorView 
   if (s.device() == DeviceKind::CPU) {
     CpuStream& cs = cpu_stream(s, "add_layernorm");
     const cpu::Scratch sc = scratch_of(cs);
-    cs.enqueue([=] { cpu::add_layernorm(residual, delta, gamma, beta, eps, out, sc); });
+    enqueue_cpu(cs, "add_layernorm", [=] { cpu::add_layernorm(residual, delta, gamma, beta, eps, out, sc); });
     return;
   }
   FERRY_OPS_CUDA_CALL(add_layernorm, residual, delta, gamma, beta, eps, out);
@@ -60,7 +75,7 @@ void linear(Stream& s, TensorView x, TensorView w, WeightLayout layout, TensorVi
   if (s.device() == DeviceKind::CPU) {
     CpuStream& cs = cpu_stream(s, "linear");
     const cpu::Scratch sc = scratch_of(cs);
-    cs.enqueue([=] { cpu::linear(x, w, layout, bias, act, out, sc); });
+    enqueue_cpu(cs, "linear", [=] { cpu::linear(x, w, layout, bias, act, out, sc); });
     return;
   }
   FERRY_OPS_CUDA_CALL(linear, x, w, layout, bias, act, out);
@@ -69,7 +84,7 @@ void linear(Stream& s, TensorView x, TensorView w, WeightLayout layout, TensorVi
 void activation(Stream& s, TensorView x, Activation act) {
   check::activation(s.device(), x);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "activation").enqueue([=] { cpu::activation(x, act); });
+    enqueue_cpu(cpu_stream(s, "activation"), "activation", [=] { cpu::activation(x, act); });
     return;
   }
   FERRY_OPS_CUDA_CALL(activation, x, act);
@@ -78,7 +93,7 @@ void activation(Stream& s, TensorView x, Activation act) {
 void add(Stream& s, TensorView x, TensorView y) {
   check::add(s.device(), x, y);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "add").enqueue([=] { cpu::add(x, y); });
+    enqueue_cpu(cpu_stream(s, "add"), "add", [=] { cpu::add(x, y); });
     return;
   }
   FERRY_OPS_CUDA_CALL(add, x, y);
@@ -89,7 +104,7 @@ void logits(Stream& s, TensorView x, TensorView wte, TensorView out) {
   if (s.device() == DeviceKind::CPU) {
     CpuStream& cs = cpu_stream(s, "logits");
     const cpu::Scratch sc = scratch_of(cs);
-    cs.enqueue([=] { cpu::logits(x, wte, out, sc); });
+    enqueue_cpu(cs, "logits", [=] { cpu::logits(x, wte, out, sc); });
     return;
   }
   FERRY_OPS_CUDA_CALL(logits, x, wte, out);
@@ -98,7 +113,7 @@ void logits(Stream& s, TensorView x, TensorView wte, TensorView out) {
 void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, int n_heads, TensorView out) {
   check::attention_prefill(s.device(), qkv, offsets, n_heads, out);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "attention_prefill").enqueue([=] { cpu::attention_prefill(qkv, offsets, n_heads, out); });
+    enqueue_cpu(cpu_stream(s, "attention_prefill"), "attention_prefill", [=] { cpu::attention_prefill(qkv, offsets, n_heads, out); });
     return;
   }
   FERRY_OPS_CUDA_CALL(attention_prefill, qkv, offsets, n_heads, out);
@@ -108,7 +123,7 @@ void attention_prefill_unfused(Stream& s, TensorView qkv, TensorView offsets, in
                                TensorView out) {
   check::attention_prefill_unfused(s.device(), qkv, offsets, n_heads, scores, out);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "attention_prefill_unfused").enqueue([=] {
+    enqueue_cpu(cpu_stream(s, "attention_prefill_unfused"), "attention_prefill_unfused", [=] {
       cpu::attention_prefill_unfused(qkv, offsets, n_heads, scores, out);
     });
     return;
@@ -119,7 +134,7 @@ void attention_prefill_unfused(Stream& s, TensorView qkv, TensorView offsets, in
 void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache) {
   check::kv_append(s.device(), qkv, seq, pos, k_cache, v_cache);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "kv_append").enqueue([=] { cpu::kv_append(qkv, seq, pos, k_cache, v_cache); });
+    enqueue_cpu(cpu_stream(s, "kv_append"), "kv_append", [=] { cpu::kv_append(qkv, seq, pos, k_cache, v_cache); });
     return;
   }
   FERRY_OPS_CUDA_CALL(kv_append, qkv, seq, pos, k_cache, v_cache);
@@ -129,7 +144,7 @@ void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView 
                       TensorView len, int n_heads, TensorView out) {
   check::attention_decode(s.device(), qkv, k_cache, v_cache, seq, len, n_heads, out);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "attention_decode").enqueue([=] {
+    enqueue_cpu(cpu_stream(s, "attention_decode"), "attention_decode", [=] {
       cpu::attention_decode(qkv, k_cache, v_cache, seq, len, n_heads, out);
     });
     return;
@@ -141,7 +156,7 @@ void sample(Stream& s, TensorView logits, const SamplingParams& p, TensorView se
             TensorView out_ids) {
   check::sample(s.device(), logits, p, seq, step, out_ids);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "sample").enqueue([=, params = p] { cpu::sample(logits, params, seq, step, out_ids); });
+    enqueue_cpu(cpu_stream(s, "sample"), "sample", [=, params = p] { cpu::sample(logits, params, seq, step, out_ids); });
     return;
   }
   FERRY_OPS_CUDA_CALL(sample, logits, p, seq, step, out_ids);
@@ -155,7 +170,7 @@ void add_rmsnorm(Stream& s, TensorView residual, TensorView delta, float delta_s
   if (s.device() == DeviceKind::CPU) {
     CpuStream& cs = cpu_stream(s, "add_rmsnorm");
     const cpu::Scratch sc = scratch_of(cs);
-    cs.enqueue([=] { cpu::add_rmsnorm(residual, delta, delta_scale, gamma, eps, out, sc); });
+    enqueue_cpu(cs, "add_rmsnorm", [=] { cpu::add_rmsnorm(residual, delta, delta_scale, gamma, eps, out, sc); });
     return;
   }
   FERRY_OPS_CUDA_CALL(add_rmsnorm, residual, delta, delta_scale, gamma, eps, out);
@@ -164,7 +179,7 @@ void add_rmsnorm(Stream& s, TensorView residual, TensorView delta, float delta_s
 void swiglu(Stream& s, TensorView gate_up, TensorView out) {
   check::swiglu(s.device(), gate_up, out);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "swiglu").enqueue([=] { cpu::swiglu(gate_up, out); });
+    enqueue_cpu(cpu_stream(s, "swiglu"), "swiglu", [=] { cpu::swiglu(gate_up, out); });
     return;
   }
   FERRY_OPS_CUDA_CALL(swiglu, gate_up, out);
@@ -173,7 +188,7 @@ void swiglu(Stream& s, TensorView gate_up, TensorView out) {
 void scale(Stream& s, TensorView x, float factor) {
   check::scale(s.device(), x);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "scale").enqueue([=] { cpu::scale(x, factor); });
+    enqueue_cpu(cpu_stream(s, "scale"), "scale", [=] { cpu::scale(x, factor); });
     return;
   }
   FERRY_OPS_CUDA_CALL(scale, x, factor);
@@ -182,7 +197,7 @@ void scale(Stream& s, TensorView x, float factor) {
 void embedding_lookup(Stream& s, TensorView ids, TensorView wte, float scale, TensorView out) {
   check::embedding_lookup(s.device(), ids, wte, out);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "embedding_lookup").enqueue([=] { cpu::embedding_lookup(ids, wte, scale, out); });
+    enqueue_cpu(cpu_stream(s, "embedding_lookup"), "embedding_lookup", [=] { cpu::embedding_lookup(ids, wte, scale, out); });
     return;
   }
   FERRY_OPS_CUDA_CALL(embedding_lookup, ids, wte, scale, out);
@@ -191,7 +206,7 @@ void embedding_lookup(Stream& s, TensorView ids, TensorView wte, float scale, Te
 void rope(Stream& s, TensorView qkv, TensorView pos, const AttentionShape& a, const RopeParams& p) {
   check::rope(s.device(), qkv, pos, a, p);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "rope").enqueue([=, shape = a, params = p] { cpu::rope(qkv, pos, shape, params); });
+    enqueue_cpu(cpu_stream(s, "rope"), "rope", [=, shape = a, params = p] { cpu::rope(qkv, pos, shape, params); });
     return;
   }
   FERRY_OPS_CUDA_CALL(rope, qkv, pos, a, p);
@@ -202,7 +217,7 @@ void rope(Stream& s, TensorView qkv, TensorView pos, const AttentionShape& a, co
 void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, const AttentionShape& a, TensorView out) {
   check::attention_gqa("attention_prefill", qkv, a);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "attention_prefill").enqueue([=, shape = a] { cpu::attention_prefill(qkv, offsets, shape, out); });
+    enqueue_cpu(cpu_stream(s, "attention_prefill"), "attention_prefill", [=, shape = a] { cpu::attention_prefill(qkv, offsets, shape, out); });
     return;
   }
   FERRY_OPS_CUDA_CALL(attention_prefill, qkv, offsets, a, out);
@@ -212,7 +227,7 @@ void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, Tensor
                const AttentionShape& a) {
   check::attention_gqa("kv_append", qkv, a);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "kv_append").enqueue([=, shape = a] { cpu::kv_append(qkv, seq, pos, k_cache, v_cache, shape); });
+    enqueue_cpu(cpu_stream(s, "kv_append"), "kv_append", [=, shape = a] { cpu::kv_append(qkv, seq, pos, k_cache, v_cache, shape); });
     return;
   }
   FERRY_OPS_CUDA_CALL(kv_append, qkv, seq, pos, k_cache, v_cache, a);
@@ -222,7 +237,7 @@ void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView 
                       TensorView len, const AttentionShape& a, TensorView out) {
   check::attention_gqa("attention_decode", qkv, a);
   if (s.device() == DeviceKind::CPU) {
-    cpu_stream(s, "attention_decode").enqueue([=, shape = a] {
+    enqueue_cpu(cpu_stream(s, "attention_decode"), "attention_decode", [=, shape = a] {
       cpu::attention_decode(qkv, k_cache, v_cache, seq, len, shape, out);
     });
     return;

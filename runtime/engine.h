@@ -17,6 +17,7 @@
 #include "models/family.h"
 #include "models/model_spec.h"
 #include "ops/ops.h"
+#include "ops/profile.h"
 #include "runtime/bound.h"
 #include "scheduler/pipeline.h"
 #include "scheduler/planner.h"
@@ -113,6 +114,9 @@ struct RunStats {
   // total - free sampled at the end of the run while they were allocated (CUDA: the device memory in
   // use by every process on it; CPU: the machine's RAM in use).
   std::uint64_t batch_buffer_bytes = 0, device_used_bytes = 0;
+  // CPU with EngineConfig::trace: each op's time in the prefill and over the decode steps
+  // (ops/profile.h), longest first; empty otherwise.
+  std::vector<ops::OpTime> prefill_ops, decode_ops;
 };
 
 struct GenerateResult {

@@ -40,6 +40,35 @@ std::int64_t causal_pairs(std::int64_t n) { return n * (n + 1) / 2; }  // (query
 
 }  // namespace
 
+namespace {
+
+// Turns the CPU op profile on for one run (and off after it, whatever happens).
+class OpProfiling {
+ public:
+  explicit OpProfiling(bool on) : on_(on) {
+    if (!on_) return;
+    ops::reset_cpu_op_profile();
+    ops::set_cpu_op_profiling(true);
+  }
+  ~OpProfiling() {
+    if (on_) ops::set_cpu_op_profiling(false);
+  }
+  OpProfiling(const OpProfiling&) = delete;
+  OpProfiling& operator=(const OpProfiling&) = delete;
+
+ private:
+  bool on_;
+};
+
+// The profile since the last take (the streams are synchronized), and a fresh start.
+std::vector<ops::OpTime> take_op_profile() {
+  std::vector<ops::OpTime> v = ops::cpu_op_profile();
+  ops::reset_cpu_op_profile();
+  return v;
+}
+
+}  // namespace
+
 class Engine::Run {
  public:
   Run(Engine& e, const GenerateRequest& req)
@@ -53,11 +82,16 @@ class Engine::Run {
     // it drains every stream before they are freed and resets the pipeline and the residency, so the
     // next call starts as on a fresh engine.
     const LayerPipeline::FailureGuard on_failure(*e_.pipeline_);
+    // The CPU op profile (ops/profile.h) rides on the trace: both cost a record per interval.
+    const bool profile = e_.cfg_.trace && dev_ == DeviceKind::CPU;
+    const OpProfiling profiling(profile);
     run_start_ = step_start();
     prefill();
+    if (profile) result_.stats.prefill_ops = take_op_profile();
     const auto t_decode = Clock::now();
     for (int step = 1; step < req_.max_new_tokens && !live_.empty(); ++step) decode_step(step);
     e_.pipeline_->synchronize();
+    if (profile) result_.stats.decode_ops = take_op_profile();
     if (e_.timeline_) e_.timeline_->resolve();
     finish_stats(seconds_since(t_decode));
     return std::move(result_);

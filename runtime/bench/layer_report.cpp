@@ -68,6 +68,9 @@ LayerReport layer_report(const Engine& engine, const RunStats& stats, const std:
     rep.rows.push_back(row);
   }
   rep.verdict = verdict_line(stats, engine.plan());
+  rep.prefill_ops = stats.prefill_ops;
+  rep.decode_ops = stats.decode_ops;
+  rep.decode_steps = stats.decode_steps;
   return rep;
 }
 
@@ -118,7 +121,60 @@ std::string format_layer_report(const LayerReport& r) {
                   row.lives.c_str(), w.c_str(), c.c_str());
     out += line;
   }
+  out += format_op_shares(r);
   out += r.verdict + "\n";
+  return out;
+}
+
+namespace {
+
+double total_seconds(const std::vector<ops::OpTime>& v) {
+  double s = 0;
+  for (const ops::OpTime& t : v) s += t.seconds;
+  return s;
+}
+
+std::string share(double f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", f * 100.0);
+  return buf;
+}
+
+const ops::OpTime* find_op(const std::vector<ops::OpTime>& v, const std::string& op) {
+  for (const ops::OpTime& t : v)
+    if (t.op == op) return &t;
+  return nullptr;
+}
+
+}  // namespace
+
+std::string format_op_shares(const LayerReport& r) {
+  if (r.prefill_ops.empty() && r.decode_ops.empty()) return "";
+  // Decode's order first (the steps a long generation spends its time in), then prefill-only ops.
+  std::vector<std::string> order;
+  for (const ops::OpTime& t : r.decode_ops) order.push_back(t.op);
+  for (const ops::OpTime& t : r.prefill_ops)
+    if (!find_op(r.decode_ops, t.op)) order.push_back(t.op);
+  const double pre = total_seconds(r.prefill_ops), dec = total_seconds(r.decode_ops);
+  const double steps = std::max(r.decode_steps, 1);
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof line, "per op (CPU, time inside the ops: prefill %s, decode %s/step):\n", ms(pre).c_str(),
+                ms(dec / steps).c_str());
+  out += line;
+  std::snprintf(line, sizeof line, "%-26s %12s %7s %15s %7s %11s\n", "op", "prefill", "share", "decode/step", "share",
+                "calls/step");
+  out += line;
+  for (const std::string& op : order) {
+    const ops::OpTime* p = find_op(r.prefill_ops, op);
+    const ops::OpTime* d = find_op(r.decode_ops, op);
+    const std::string ps = p ? ms(p->seconds) : "-", psh = p && pre > 0 ? share(p->seconds / pre) : "-";
+    const std::string ds = d ? ms(d->seconds / steps) : "-", dsh = d && dec > 0 ? share(d->seconds / dec) : "-";
+    const std::string calls = d ? std::to_string(static_cast<long long>(static_cast<double>(d->calls) / steps + 0.5)) : "-";
+    std::snprintf(line, sizeof line, "%-26s %12s %7s %15s %7s %11s\n", op.c_str(), ps.c_str(), psh.c_str(), ds.c_str(),
+                  dsh.c_str(), calls.c_str());
+    out += line;
+  }
   return out;
 }
 
@@ -132,7 +188,14 @@ nlohmann::json layer_report_json(const LayerReport& r) {
                       {"prefetch_wait_ms", row.steps ? nlohmann::json(row.prefetch_wait_ms) : nlohmann::json(nullptr)},
                       {"compute_ms", row.steps ? nlohmann::json(row.compute_ms) : nlohmann::json(nullptr)},
                       {"steps", row.steps}});
-  return {{"steps_kind", r.steps_kind}, {"steps", r.steps}, {"layers", layers}, {"verdict", r.verdict}};
+  const auto ops_json = [](const std::vector<ops::OpTime>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const ops::OpTime& t : v) a.push_back({{"op", t.op}, {"seconds", t.seconds}, {"calls", t.calls}});
+    return a;
+  };
+  return {{"steps_kind", r.steps_kind}, {"steps", r.steps},       {"layers", layers},
+          {"verdict", r.verdict},       {"prefill_ops", ops_json(r.prefill_ops)}, {"decode_ops", ops_json(r.decode_ops)},
+          {"decode_steps", r.decode_steps}};
 }
 
 }  // namespace ferry::bench

@@ -27,6 +27,10 @@ struct LayerReport {
   std::string steps_kind;  // "decode" (steps >= 1) or "prefill" (no decode step ran)
   int steps = 0;           // steps averaged over
   std::string verdict;     // one line, see verdict_line()
+  // CPU runs: each op's time in the prefill and in the decode steps (RunStats::prefill_ops /
+  // decode_ops); empty on CUDA.
+  std::vector<ops::OpTime> prefill_ops, decode_ops;
+  int decode_steps = 0;
 };
 
 // `records` is the Timeline of the run (Engine::timeline()->records(), one generate() call).
@@ -36,7 +40,10 @@ LayerReport layer_report(const Engine& engine, const RunStats& stats, const std:
 // host->device link (1.20 GiB/s probed for um-prefetch)"; without a probe it says how to get one.
 std::string verdict_line(const RunStats& stats, const Plan& plan);
 
-std::string format_layer_report(const LayerReport& r);  // the table and the verdict, text
+std::string format_layer_report(const LayerReport& r);  // the table, the op shares and the verdict, text
+// "per op (CPU): op | prefill ms | share | decode ms/step | share | calls/step", longest decode op
+// first; "" when no op was timed.
+std::string format_op_shares(const LayerReport& r);
 nlohmann::json layer_report_json(const LayerReport& r);  // {"steps_kind", "steps", "layers": [...], "verdict"}
 
 }  // namespace ferry::bench
