@@ -28,6 +28,8 @@ using detail::wtype;
 
 // Rows from which a 16-bit weight is widened and multiplied by sgemm rather than read once per row.
 constexpr std::int64_t kWidenMinRows = 4;
+// Floats of one widened tile: 2 MiB, so the tile sgemm reads back is still in the core's L2/L3.
+constexpr std::size_t kTileFloats = std::size_t{512} << 10;
 
 blasint blas_dim(std::int64_t v, const char* op) {
   if (v > static_cast<std::int64_t>(INT_MAX))
@@ -60,7 +62,7 @@ void widen_tile(TensorView w, bool kn, std::int64_t k, std::int64_t n, std::int6
 // y[T, N] += x[T, K] · W for 16-bit W, tile by tile through the scratch.
 void gemm_widened(const char* op, const float* x, std::int64_t m, std::int64_t k, TensorView w, bool kn, std::int64_t n,
                   float* y, Scratch scratch) {
-  const std::int64_t cap = static_cast<std::int64_t>(scratch.floats) / std::max<std::int64_t>(k, 1);
+  const std::int64_t cap = static_cast<std::int64_t>(std::min(scratch.floats, kTileFloats)) / std::max<std::int64_t>(k, 1);
   if (cap < 16)
     throw InternalError(std::string(op) + ": K = " + std::to_string(k) + " is too long for the CPU stream's scratch of " +
                         std::to_string(scratch.floats) + " floats");
