@@ -3,7 +3,7 @@
 // `ferry run` is bounded by), then one row x W for ferry's decode shapes, every weight dtype and
 // every ISA path this CPU runs, then the memory read again. Each benchmark cycles through copies
 // of W that together are at least 4x the last-level cache, so the weights come from RAM as in
-// decode. Counters: GB/s (weight bytes read per second, 1e9) and of_bound (GB/s over the mean of
+// decode; then the prefill products (T = 64 and 512 rows through cpu::linear, GFLOP/s). Counters: GB/s (weight bytes read per second, 1e9) and of_bound (GB/s over the mean of
 // the two memory reads; above 1.0 means the probe under-measures the machine).
 //
 // Usage: ferry_kernels_bench [--threads=N] [google benchmark flags, e.g. --benchmark_out=F.json]
@@ -20,6 +20,7 @@
 #include "base/dtype.h"
 #include "base/sysinfo.h"
 #include "memory/probe_detail.h"
+#include "ops/cpu.h"
 #include "ops/cpu_isa/isa.h"
 #include "ops/linear/linear_cpu.h"
 
@@ -85,6 +86,33 @@ void bm_matvec(benchmark::State& st, Shape s, DType dt, cpu::Isa isa) {
   st.SetLabel(cpu::isa_name(isa));
 }
 
+// Prefill: T rows through cpu::linear (sgemm; 16-bit weights widened band by band into the
+// scratch), GFLOP/s. The weights are read from cache-cold copies as above.
+void bm_linear(benchmark::State& st, Shape s, DType dt, std::int64_t rows) {
+  const std::size_t elems = static_cast<std::size_t>(s.k * s.n);
+  const std::size_t bytes = elems * ferry::dtype_size(dt);
+  const std::size_t copies = std::max<std::size_t>(2, static_cast<std::size_t>((4 * ferry::last_level_cache_bytes() + bytes - 1) / bytes));
+  std::vector<std::vector<std::byte>> w(copies, std::vector<std::byte>(bytes));
+  std::vector<float> one(elems);
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> u(-0.05f, 0.05f);
+  for (float& v : one) v = u(rng);
+  for (auto& c : w) ferry::convert(one.data(), DType::F32, c.data(), dt, elems);
+  std::vector<float> x(static_cast<std::size_t>(rows * s.k)), y(static_cast<std::size_t>(rows * s.n));
+  for (float& v : x) v = u(rng);
+  std::vector<float> scratch(std::size_t{4} << 20);
+  const ferry::Shape ws = s.layout == WeightLayout::KN ? ferry::Shape{s.k, s.n} : ferry::Shape{s.n, s.k};
+  std::size_t i = 0;
+  for (auto _ : st) {
+    cpu::linear(ferry::TensorView(x.data(), DType::F32, ferry::Shape{rows, s.k}), ferry::TensorView(w[i++ % copies].data(), dt, ws),
+                s.layout, ferry::TensorView{}, ferry::ops::Activation::None,
+                ferry::TensorView(y.data(), DType::F32, ferry::Shape{rows, s.n}), cpu::Scratch{scratch.data(), scratch.size()});
+    benchmark::ClobberMemory();
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(rows * s.k * s.n) * static_cast<double>(st.iterations()) / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -108,6 +136,14 @@ int main(int argc, char** argv) {
         const std::string name = std::string(s.name) + "/" + ferry::dtype_name(dt) + "/" + cpu::isa_name(isa);
         benchmark::RegisterBenchmark(name.c_str(), bm_matvec, s, dt, isa)->Unit(benchmark::kMillisecond)->UseRealTime();
       }
+  for (const Shape& s : kShapes) {
+    if (std::strstr(s.name, "head") != nullptr) continue;  // prefill runs the head on the last row only
+    for (std::int64_t rows : {64, 512})
+      for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+        const std::string name = std::string("prefill/") + s.name + "/T" + std::to_string(rows) + "/" + ferry::dtype_name(dt);
+        benchmark::RegisterBenchmark(name.c_str(), bm_linear, s, dt, rows)->Unit(benchmark::kMillisecond)->UseRealTime();
+      }
+  }
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());
   g_bound_bps = before;  // of_bound against the read before; the context records both

@@ -75,16 +75,16 @@ class Gpt2Family final : public ModelFamily {
       ops::attention_decode(s, ws.qkv, kv.k, kv.v, batch.seq, batch.len, spec.num_heads, ws.attn);
     else
       ops::attention_prefill(s, ws.qkv, batch.offsets, spec.num_heads, ws.attn);
-    // delta = attn · W_proj + b; x = x + delta; a = ln_2(x)
-    ops::linear(s, ws.attn, w("attn.c_proj.weight"), ops::WeightLayout::KN, w("attn.c_proj.bias"),
-                ops::Activation::None, ws.delta);
-    ops::add_layernorm(s, ws.residual, ws.delta, w("ln_2.weight"), w("ln_2.bias"), spec.norm_epsilon, ws.normed);
-    // fc = act(a · W_fc + b); delta = fc · W_proj2 + b (added by the next norm)
+    // x = x + attn · W_proj + b (the residual epilogue; ws.delta is its workspace); a = ln_2(x)
+    ops::linear_residual(s, ws.attn, w("attn.c_proj.weight"), ops::WeightLayout::KN, w("attn.c_proj.bias"), 1.0f,
+                         ws.delta, ws.residual);
+    ops::add_layernorm(s, ws.residual, no_delta, w("ln_2.weight"), w("ln_2.bias"), spec.norm_epsilon, ws.normed);
+    // fc = act(a · W_fc + b); x = x + fc · W_proj2 + b
     ops::linear(s, ws.normed, w("mlp.c_fc.weight"), ops::WeightLayout::KN, w("mlp.c_fc.bias"), spec.activation,
                 ws.fc);
-    ops::linear(s, ws.fc, w("mlp.c_proj.weight"), ops::WeightLayout::KN, w("mlp.c_proj.bias"),
-                ops::Activation::None, ws.delta);
-    ws.has_delta = true;
+    ops::linear_residual(s, ws.fc, w("mlp.c_proj.weight"), ops::WeightLayout::KN, w("mlp.c_proj.bias"), 1.0f,
+                         ws.delta, ws.residual);
+    ws.has_delta = false;
   }
 
   void final_norm(Stream& s, const ModelSpec& spec, const PackLayout& layout0, const std::byte* pack0,

@@ -139,15 +139,15 @@ class LlamaFamily final : public ModelFamily {
       ops::attention_decode(s, ws.qkv, kv.k, kv.v, batch.seq, batch.len, shape, ws.attn);
     else
       ops::attention_prefill(s, ws.qkv, batch.offsets, shape, ws.attn);
-    // delta = attn · W_o^T (+ b); x = x + rm * delta; a = rmsnorm(x)
-    ops::linear(s, ws.attn, w("o"), ops::WeightLayout::NK, spec.attention_bias ? w("o_bias") : none,
-                ops::Activation::None, ws.delta);
-    ops::add_rmsnorm(s, ws.residual, ws.delta, rm, w("mlp_norm"), spec.norm_epsilon, ws.normed);
-    // [gate | up] = a · W_gate_up^T; m = silu(gate) * up; delta = m · W_down^T (added by the next norm)
-    ops::linear(s, ws.normed, w("gate_up"), ops::WeightLayout::NK, none, ops::Activation::None, ws.fc);
-    ops::swiglu(s, ws.fc, ws.mlp);
-    ops::linear(s, ws.mlp, w("down"), ops::WeightLayout::NK, none, ops::Activation::None, ws.delta);
-    ws.has_delta = true;
+    // x = x + rm * (attn · W_o^T (+ b)) (the residual epilogue; ws.delta is its workspace); a = rmsnorm(x)
+    ops::linear_residual(s, ws.attn, w("o"), ops::WeightLayout::NK, spec.attention_bias ? w("o_bias") : none, rm,
+                         ws.delta, ws.residual);
+    ops::add_rmsnorm(s, ws.residual, none, rm, w("mlp_norm"), spec.norm_epsilon, ws.normed);
+    // m = silu(a · W_gate^T) * (a · W_up^T) (the SwiGLU epilogue; ws.fc is its workspace);
+    // x = x + rm * (m · W_down^T)
+    ops::linear_swiglu(s, ws.normed, w("gate_up"), ws.fc, ws.mlp);
+    ops::linear_residual(s, ws.mlp, w("down"), ops::WeightLayout::NK, none, rm, ws.delta, ws.residual);
+    ws.has_delta = false;
   }
 
   void final_norm(Stream& s, const ModelSpec& spec, const PackLayout& layout0, const std::byte* pack0,

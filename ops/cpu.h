@@ -20,6 +20,9 @@ void add_layernorm(TensorView residual, TensorView delta, TensorView gamma, Tens
                    Scratch scratch);
 void linear(TensorView x, TensorView w, WeightLayout layout, TensorView bias, Activation act, TensorView out,
             Scratch scratch);
+void linear_residual(TensorView x, TensorView w, WeightLayout layout, TensorView bias, float scale, TensorView tmp,
+                     TensorView residual, Scratch scratch);
+void linear_swiglu(TensorView x, TensorView w, TensorView gate_up, TensorView out, Scratch scratch);
 void activation(TensorView x, Activation act);
 void add(TensorView x, TensorView y);
 void logits(TensorView x, TensorView wte, TensorView out, Scratch scratch);

@@ -81,6 +81,33 @@ void linear(Stream& s, TensorView x, TensorView w, WeightLayout layout, TensorVi
   FERRY_OPS_CUDA_CALL(linear, x, w, layout, bias, act, out);
 }
 
+void linear_residual(Stream& s, TensorView x, TensorView w, WeightLayout layout, TensorView bias, float scale,
+                     TensorView tmp, TensorView residual) {
+  check::linear_residual(s.device(), x, w, layout, bias, tmp, residual);
+  if (s.device() == DeviceKind::CPU) {
+    CpuStream& cs = cpu_stream(s, "linear_residual");
+    const cpu::Scratch sc = scratch_of(cs);
+    enqueue_cpu(cs, "linear_residual", [=] { cpu::linear_residual(x, w, layout, bias, scale, tmp, residual, sc); });
+    return;
+  }
+  // CUDA: the product, then the scaled add, as the contract above says.
+  FERRY_OPS_CUDA_CALL(linear, x, w, layout, bias, Activation::None, tmp);
+  if (scale != 1.0f) FERRY_OPS_CUDA_CALL(scale, tmp, scale);
+  FERRY_OPS_CUDA_CALL(add, residual, tmp);
+}
+
+void linear_swiglu(Stream& s, TensorView x, TensorView w, TensorView gate_up, TensorView out) {
+  check::linear_swiglu(s.device(), x, w, gate_up, out);
+  if (s.device() == DeviceKind::CPU) {
+    CpuStream& cs = cpu_stream(s, "linear_swiglu");
+    const cpu::Scratch sc = scratch_of(cs);
+    enqueue_cpu(cs, "linear_swiglu", [=] { cpu::linear_swiglu(x, w, gate_up, out, sc); });
+    return;
+  }
+  FERRY_OPS_CUDA_CALL(linear, x, w, WeightLayout::NK, TensorView{}, Activation::None, gate_up);
+  FERRY_OPS_CUDA_CALL(swiglu, gate_up, out);
+}
+
 void activation(Stream& s, TensorView x, Activation act) {
   check::activation(s.device(), x);
   if (s.device() == DeviceKind::CPU) {

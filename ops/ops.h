@@ -38,6 +38,22 @@ void add_layernorm(Stream& s, TensorView residual, TensorView delta, TensorView 
 void linear(Stream& s, TensorView x, TensorView w, WeightLayout layout, TensorView bias, Activation act,
             TensorView out);
 
+// The residual epilogue: residual[T, N] += scale * (x[T, K] · W + bias[N]), the block's output
+// projection added into the residual stream (GPT-2's two projections with scale 1, LLaMA's with
+// the Granite residual multiplier), so the next norm takes no delta. tmp[T, N] is the caller's
+// workspace, contents afterwards unspecified. CPU, one row: fused into the matrix-vector
+// epilogue, tmp untouched. Otherwise (CPU rows > 1, CUDA): tmp = x · W + bias, then tmp *= scale
+// (when scale != 1) and residual += tmp, rounded as add_rmsnorm's delta add. CPU and CUDA.
+void linear_residual(Stream& s, TensorView x, TensorView w, WeightLayout layout, TensorView bias, float scale,
+                     TensorView tmp, TensorView residual);
+
+// The SwiGLU epilogue: out[T, F] = silu(x · Wg) * (x · Wu) for w = gate_up[2F, K] (NK: the gate's F
+// rows, then the up's), LLaMA's MLP input projection and swiglu in one op. gate_up[T, 2F] is the
+// caller's workspace. CPU, one row: each thread computes its gate and up rows and writes out
+// directly (gate_up untouched). Otherwise (CPU rows > 1, CUDA): linear into gate_up, then swiglu.
+// CPU and CUDA.
+void linear_swiglu(Stream& s, TensorView x, TensorView w, TensorView gate_up, TensorView out);
+
 // x = act(x), elementwise, in place (the unfused variant; x any shape, f32).
 void activation(Stream& s, TensorView x, Activation act);
 

@@ -118,6 +118,21 @@ void linear(DeviceKind dev, const TensorView& x, const TensorView& w, WeightLayo
   }
 }
 
+void linear_residual(DeviceKind dev, const TensorView& x, const TensorView& w, WeightLayout layout,
+                     const TensorView& bias, const TensorView& tmp, const TensorView& residual) {
+  linear(dev, x, w, layout, bias, tmp);
+  const OpCheck c("linear_residual", {{"tmp", &tmp}, {"residual", &residual}});
+  c.tensor(residual, "residual", 2);
+  c.dtype(residual, "residual", DType::F32);
+  c.require(residual.shape == tmp.shape, "residual and tmp must both be [T, N]");
+}
+
+void linear_swiglu(DeviceKind dev, const TensorView& x, const TensorView& w, const TensorView& gate_up,
+                   const TensorView& out) {
+  linear(dev, x, w, WeightLayout::NK, TensorView{}, gate_up);
+  swiglu(dev, gate_up, out);
+}
+
 void activation(DeviceKind /*dev*/, const TensorView& x) {
   const OpCheck c("activation", {{"x", &x}});
   c.require(x.shape.rank >= 1, "x must have rank >= 1");

@@ -22,6 +22,10 @@ void linear(DeviceKind dev, const TensorView& x, const TensorView& w, WeightLayo
             const TensorView& out);
 void activation(DeviceKind dev, const TensorView& x);
 void add(DeviceKind dev, const TensorView& x, const TensorView& y);
+void linear_residual(DeviceKind dev, const TensorView& x, const TensorView& w, WeightLayout layout,
+                     const TensorView& bias, const TensorView& tmp, const TensorView& residual);
+void linear_swiglu(DeviceKind dev, const TensorView& x, const TensorView& w, const TensorView& gate_up,
+                   const TensorView& out);
 void logits(DeviceKind dev, const TensorView& x, const TensorView& wte, const TensorView& out);
 void attention_prefill(DeviceKind dev, const TensorView& qkv, const TensorView& offsets, int n_heads,
                        const TensorView& out);

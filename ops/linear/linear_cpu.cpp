@@ -28,8 +28,8 @@ using detail::wtype;
 
 // Rows from which a 16-bit weight is widened and multiplied by sgemm rather than read once per row.
 constexpr std::int64_t kWidenMinRows = 4;
-// Floats of one widened tile: 2 MiB, so the tile sgemm reads back is still in the core's L2/L3.
-constexpr std::size_t kTileFloats = std::size_t{512} << 10;
+// Floats of one widened band of weight rows: 8 MiB, in the last-level cache when sgemm reads it.
+constexpr std::size_t kTileFloats = std::size_t{2} << 20;
 
 blasint blas_dim(std::int64_t v, const char* op) {
   if (v > static_cast<std::int64_t>(INT_MAX))
@@ -37,40 +37,46 @@ blasint blas_dim(std::int64_t v, const char* op) {
   return static_cast<blasint>(v);
 }
 
-// y[m, ldc] (columns [0, n) of it) += x[m, k] · W, W = w[k, n] (ldw) or w[n, k]^T, f32.
-void sgemm_acc(const char* op, const float* x, std::int64_t m, std::int64_t k, const float* w, bool kn, std::int64_t n,
-               std::int64_t ldw, float* y, std::int64_t ldc) {
+// y[m, ldc] (columns [0, n) of it) += x[m, k] (ldx) · W, W = w[k, n] (ldw) or w[n, k]^T, f32.
+void sgemm_acc(const char* op, const float* x, std::int64_t ldx, std::int64_t m, std::int64_t k, const float* w, bool kn,
+               std::int64_t n, std::int64_t ldw, float* y, std::int64_t ldc) {
   cblas_sgemm(CblasRowMajor, CblasNoTrans, kn ? CblasNoTrans : CblasTrans, blas_dim(m, op), blas_dim(n, op),
-              blas_dim(k, op), 1.0f, x, blas_dim(k, op), w, blas_dim(ldw, op), 1.0f, y, blas_dim(ldc, op));
+              blas_dim(k, op), 1.0f, x, blas_dim(ldx, op), w, blas_dim(ldw, op), 1.0f, y, blas_dim(ldc, op));
 }
 
-// The columns [n0, n0 + nb) of W, widened to f32 into dst: [k, nb] for KN, [nb, k] for NK.
-void widen_tile(TensorView w, bool kn, std::int64_t k, std::int64_t n, std::int64_t n0, std::int64_t nb, float* dst) {
+// dst[0:count) = src[0:count) widened to f32, the threads on equal parts: one sequential stream each.
+void widen(const std::byte* src, WType t, std::size_t es, std::int64_t count, float* dst) {
   const Kernels& kern = cpu_kernels();
-  const WType t = wtype(w.dtype);
-  const auto* base = static_cast<const std::byte*>(w.data);
-  const std::size_t es = dtype_size(w.dtype);
-  const std::int64_t rows = kn ? k : nb;
-  const std::int64_t len = kn ? nb : k;
-#pragma omp parallel for schedule(static) if (rows * len > 65536)
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const std::int64_t elem = kn ? r * n + n0 : (n0 + r) * k;
-    kern.to_f32(base + static_cast<std::size_t>(elem) * es, t, len, dst + r * len);
-  }
+  constexpr std::int64_t kPart = 1 << 16;
+#pragma omp parallel for schedule(static) if (count > kPart)
+  for (std::int64_t c = 0; c < count; c += kPart)
+    kern.to_f32(src + static_cast<std::size_t>(c) * es, t, std::min(kPart, count - c), dst + c);
 }
 
-// y[T, N] += x[T, K] · W for 16-bit W, tile by tile through the scratch.
+// y[T, N] += x[T, K] · W for 16-bit W, band by band through the scratch. A band is a run of whole
+// rows of w, contiguous in memory (read once, one stream per thread): for NK, rows of w are output
+// columns, so a band is a column block of y; for KN, rows of w are a slice of K, so a band adds
+// x[:, k0:k1] · w[k0:k1, :] into all of y. (Column blocks of a KN weight, a short run from every
+// row, widened slower: bench/results/cpu/kernels, prefill/*.)
 void gemm_widened(const char* op, const float* x, std::int64_t m, std::int64_t k, TensorView w, bool kn, std::int64_t n,
                   float* y, Scratch scratch) {
-  const std::int64_t cap = static_cast<std::int64_t>(std::min(scratch.floats, kTileFloats)) / std::max<std::int64_t>(k, 1);
-  if (cap < 16)
-    throw InternalError(std::string(op) + ": K = " + std::to_string(k) + " is too long for the CPU stream's scratch of " +
-                        std::to_string(scratch.floats) + " floats");
-  const std::int64_t nb = std::min(n, cap / 16 * 16);
-  for (std::int64_t n0 = 0; n0 < n; n0 += nb) {
-    const std::int64_t cols = std::min(nb, n - n0);
-    widen_tile(w, kn, k, n, n0, cols, scratch.data);
-    sgemm_acc(op, x, m, k, scratch.data, kn, cols, kn ? cols : k, y + n0, n);
+  const std::int64_t row_len = kn ? n : k;  // elements per row of w
+  const std::int64_t rows = kn ? k : n;
+  const std::int64_t cap = static_cast<std::int64_t>(std::min(scratch.floats, kTileFloats)) / std::max<std::int64_t>(row_len, 1);
+  if (cap < 1)
+    throw InternalError(std::string(op) + ": a row of " + std::to_string(row_len) +
+                        " weights does not fit the CPU stream's scratch of " + std::to_string(scratch.floats) + " floats");
+  const std::int64_t band = std::min(rows, cap);
+  const WType t = wtype(w.dtype);
+  const std::size_t es = dtype_size(w.dtype);
+  const auto* base = static_cast<const std::byte*>(w.data);
+  for (std::int64_t r0 = 0; r0 < rows; r0 += band) {
+    const std::int64_t nr = std::min(band, rows - r0);
+    widen(base + static_cast<std::size_t>(r0 * row_len) * es, t, es, nr * row_len, scratch.data);
+    if (kn)
+      sgemm_acc(op, x + r0, k, m, nr, scratch.data, true, n, n, y, n);
+    else
+      sgemm_acc(op, x, k, m, k, scratch.data, false, nr, k, y + r0, n);
   }
 }
 
@@ -98,7 +104,7 @@ void linear_rows(const char* op, TensorView x, TensorView w, WeightLayout layout
     if (wide)
       gemm_widened(op, xp, m, k, w, kn, n, y, scratch);
     else
-      sgemm_acc(op, xp, m, k, w.as<const float>(), kn, n, kn ? n : k, y, n);
+      sgemm_acc(op, xp, k, m, k, w.as<const float>(), kn, n, kn ? n : k, y, n);
   }
   if (act != Activation::None) {
 #pragma omp parallel for schedule(static) if (m * n > 32768)
@@ -112,6 +118,34 @@ void linear(TensorView x, TensorView w, WeightLayout layout, TensorView bias, Ac
             Scratch scratch) {
   check::linear(DeviceKind::CPU, x, w, layout, bias, out);
   linear_rows("linear", x, w, layout, bias, act, out, scratch);
+}
+
+void linear_residual(TensorView x, TensorView w, WeightLayout layout, TensorView bias, float scale, TensorView tmp,
+                     TensorView residual, Scratch scratch) {
+  check::linear_residual(DeviceKind::CPU, x, w, layout, bias, tmp, residual);
+  const std::int64_t m = x.dim(0);
+  const std::int64_t n = residual.dim(1);
+  if (m == 1) {
+    detail::matvec(x.as<const float>(), w, layout, detail::MatvecOut{residual.as<float>(), bias, Activation::None, true, scale},
+                   scratch);
+    return;
+  }
+  linear_rows("linear_residual", x, w, layout, bias, Activation::None, tmp, scratch);
+  const float* d = tmp.as<const float>();
+  float* r = residual.as<float>();
+  const std::int64_t total = m * n;
+#pragma omp parallel for schedule(static) if (total > 65536)
+  for (std::int64_t i = 0; i < total; ++i) r[i] += scale * d[i];
+}
+
+void linear_swiglu(TensorView x, TensorView w, TensorView gate_up, TensorView out, Scratch scratch) {
+  check::linear_swiglu(DeviceKind::CPU, x, w, gate_up, out);
+  if (x.dim(0) == 1) {
+    detail::matvec_swiglu(x.as<const float>(), w, out.as<float>());
+    return;
+  }
+  linear_rows("linear_swiglu", x, w, WeightLayout::NK, TensorView{}, Activation::None, gate_up, scratch);
+  swiglu(gate_up, out);
 }
 
 void activation(TensorView x, Activation act) {

@@ -70,13 +70,28 @@ void epilogue(float* y, std::int64_t n0, std::int64_t n, TensorView bias, Activa
 
 namespace {
 
+// Applies the epilogue to the block v[0:m) of outputs [c, c + m) and writes it to out.y.
+void finish(float* v, std::int64_t c, std::int64_t m, const MatvecOut& out) {
+  epilogue(v, c, m, out.bias, out.act);
+  if (out.residual) {
+    for (std::int64_t i = 0; i < m; ++i) out.y[c + i] += out.scale * v[i];
+  } else if (v != out.y + c) {
+    std::memcpy(out.y + c, v, static_cast<std::size_t>(m) * sizeof(float));
+  }
+}
+
+// The first multiple of 16 at or after share i of n among `threads` (n for the last).
+std::int64_t split16(std::int64_t n, std::int64_t i, std::int64_t threads) {
+  return i >= threads ? n : std::min(n, (n * i / threads + 15) / 16 * 16);
+}
+
 // KN (w[K, N], row-major): each thread takes a contiguous band of rows, one sequential stream,
 // accumulates x[k0:k1] · w[k0:k1, :] into its own partial row in the scratch, and after a barrier
 // every thread sums the partials over its share of the columns and applies the epilogue. Splitting
 // the columns instead gives each thread a strided read (part of every row), which the
 // prefetchers, stopping at page boundaries, follow worse (bench/results/cpu/kernels).
 void matvec_kn(const Kernels& kern, const float* x, const std::byte* wp, WType t, std::size_t es, std::int64_t k,
-               std::int64_t n, TensorView bias, Activation act, float* y, float* partials, bool parallel) {
+               std::int64_t n, const MatvecOut& out, float* partials, bool parallel) {
 #pragma omp parallel if (parallel)
   {
     const std::int64_t threads = omp_get_num_threads();
@@ -86,39 +101,42 @@ void matvec_kn(const Kernels& kern, const float* x, const std::byte* wp, WType t
     std::memset(part, 0, static_cast<std::size_t>(n) * sizeof(float));
     kern.axpy_rows(x + k0, wp + static_cast<std::size_t>(k0 * n) * es, t, k1 - k0, n, 0, n, part);
 #pragma omp barrier
-    const auto split = [&](std::int64_t i) { return std::min(n, (n * i / threads + 15) / 16 * 16); };
-    const std::int64_t c0 = split(id), c1 = id + 1 == threads ? n : split(id + 1);
-    for (std::int64_t c = c0; c < c1; ++c) {
-      float s = 0.0f;
-      for (std::int64_t p = 0; p < threads; ++p) s += partials[p * n + c];
-      y[c] = s;
+    const std::int64_t c1 = split16(n, id + 1, threads);
+    float v[kBlock];
+    for (std::int64_t c = split16(n, id, threads); c < c1; c += kBlock) {
+      const std::int64_t m = std::min(kBlock, c1 - c);
+      for (std::int64_t i = 0; i < m; ++i) {
+        float s = 0.0f;
+        for (std::int64_t p = 0; p < threads; ++p) s += partials[p * n + c + i];
+        v[i] = s;
+      }
+      finish(v, c, m, out);
     }
-    if (c1 > c0) epilogue(y + c0, c0, c1 - c0, bias, act);
   }
 }
 
 // NK (w[N, K]): each thread takes a contiguous band of output rows, which is a contiguous band of
 // the weight: one sequential stream, row after row, the epilogue on each block while it is hot.
 void matvec_nk(const Kernels& kern, const float* x, const void* wp, WType t, std::int64_t k, std::int64_t n,
-               TensorView bias, Activation act, float* y, bool parallel) {
+               const MatvecOut& out, bool parallel) {
 #pragma omp parallel if (parallel)
   {
     const std::int64_t threads = omp_get_num_threads();
     const std::int64_t id = omp_get_thread_num();
-    const auto split = [&](std::int64_t i) { return std::min(n, (n * i / threads + 15) / 16 * 16); };
-    const std::int64_t n0 = split(id), n1 = id + 1 == threads ? n : split(id + 1);
-    for (std::int64_t c = n0; c < n1; c += kBlock) {
+    const std::int64_t n1 = split16(n, id + 1, threads);
+    float v[kBlock];
+    for (std::int64_t c = split16(n, id, threads); c < n1; c += kBlock) {
       const std::int64_t m = std::min(kBlock, n1 - c);
-      kern.dot_rows(x, wp, t, k, c, m, y + c);
-      epilogue(y + c, c, m, bias, act);
+      float* dst = out.residual ? v : out.y + c;
+      kern.dot_rows(x, wp, t, k, c, m, dst);
+      finish(dst, c, m, out);
     }
   }
 }
 
 }  // namespace
 
-void matvec(const float* x, TensorView w, WeightLayout layout, TensorView bias, Activation act, float* y,
-            Scratch scratch) {
+void matvec(const float* x, TensorView w, WeightLayout layout, const MatvecOut& out, Scratch scratch) {
   const bool kn = layout == WeightLayout::KN;
   const std::int64_t k = kn ? w.dim(0) : w.dim(1);
   const std::int64_t n = kn ? w.dim(1) : w.dim(0);
@@ -126,13 +144,34 @@ void matvec(const float* x, TensorView w, WeightLayout layout, TensorView bias, 
   const Kernels& kern = cpu_kernels();
   const WType t = wtype(w.dtype);
   const bool parallel = k * n >= kParallelMin;
-  if (!kn) return matvec_nk(kern, x, w.data, t, k, n, bias, act, y, parallel);
+  if (!kn) return matvec_nk(kern, x, w.data, t, k, n, out, parallel);
   const std::int64_t threads = parallel ? omp_get_max_threads() : 1;
   if (static_cast<std::size_t>(threads * n) > scratch.floats)
     throw InternalError("linear: the KN matrix-vector product needs " + std::to_string(threads) + " x " +
                         std::to_string(n) + " floats of scratch, the CPU stream has " + std::to_string(scratch.floats));
-  matvec_kn(kern, x, static_cast<const std::byte*>(w.data), t, dtype_size(w.dtype), k, n, bias, act, y, scratch.data,
-            parallel);
+  matvec_kn(kern, x, static_cast<const std::byte*>(w.data), t, dtype_size(w.dtype), k, n, out, scratch.data, parallel);
+}
+
+void matvec_swiglu(const float* x, TensorView w, float* out) {
+  const std::int64_t f = w.dim(0) / 2;
+  const std::int64_t k = w.dim(1);
+  if (f == 0) return;
+  const Kernels& kern = cpu_kernels();
+  const WType t = wtype(w.dtype);
+#pragma omp parallel if (2 * f * k >= kParallelMin)
+  {
+    const std::int64_t threads = omp_get_num_threads();
+    const std::int64_t id = omp_get_thread_num();
+    const std::int64_t f1 = split16(f, id + 1, threads);
+    float g[kBlock], u[kBlock];
+    for (std::int64_t c = split16(f, id, threads); c < f1; c += kBlock) {
+      const std::int64_t m = std::min(kBlock, f1 - c);
+      kern.dot_rows(x, w.data, t, k, c, m, g);
+      kern.dot_rows(x, w.data, t, k, f + c, m, u);
+      // silu(g) * u, as ops/swiglu/swiglu_cpu.cpp rounds it
+      for (std::int64_t i = 0; i < m; ++i) out[c + i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    }
+  }
 }
 
 }  // namespace ferry::ops::cpu::detail

@@ -15,6 +15,7 @@
 //                                  exactly); CUDA f32 5e-3 / 5e-3 (allows TF32);
 //                                  CUDA f16/bf16 weights 2e-2 / 2e-2 (the reference uses the rounded
 //                                  weights; activations may be rounded for the tensor cores)
+//   linear_residual, linear_swiglu as linear (residual + scale * ref linear; ref swiglu of it)
 //   activation                     CPU 1e-6 / 1e-5; CUDA 1e-5 / 1e-4 (fast intrinsics)
 //   attention prefill / decode     CPU 1e-4 / 1e-4; CUDA 1e-3 / 1e-3
 //   attention_prefill_unfused      the same as attention prefill (same reference semantics)
@@ -213,6 +214,68 @@ OPS_TEST(LinearOddShapes) {
       run_linear(*dev, {4, 257, 129, layout, true, Activation::GeluErf}, wt);
     }
   }
+}
+
+// ---- linear_residual, linear_swiglu (the fused epilogues) ---------------------------------------
+void run_linear_residual(Device& dev, int tokens, int k, int n, WeightLayout layout, float scale, DType wt) {
+  SCOPED_TRACE(std::string("linear_residual T=") + std::to_string(tokens) + " K=" + std::to_string(k) + " N=" +
+               std::to_string(n) + (layout == WeightLayout::KN ? " KN" : " NK") + " scale " + std::to_string(scale) +
+               " " + desc(wt));
+  auto x = uniform(static_cast<std::size_t>(tokens) * k, -1, 1, 21);
+  auto w = uniform(static_cast<std::size_t>(k) * n, -0.3f, 0.3f, 22);
+  auto b = uniform(static_cast<std::size_t>(n), -0.5f, 0.5f, 23);
+  auto residual = uniform(static_cast<std::size_t>(tokens) * n, -2, 2, 24);
+  const Shape ws = layout == WeightLayout::KN ? Shape{k, n} : Shape{n, k};
+  DevBuf d_x(x, DType::F32, {tokens, k});
+  auto d_w = weights(w, wt, ws);
+  auto d_b = weights(b, wt, {n});
+  DevBuf d_tmp(DType::F32, {tokens, n});
+  DevBuf d_res(residual, DType::F32, {tokens, n});
+  linear_residual(dev.s(), d_x.view(), d_w->view(), layout, d_b->view(), scale, d_tmp.view(), d_res.view());
+  dev.s().synchronize();
+  std::vector<float> want(static_cast<std::size_t>(tokens) * n);
+  ref::linear(host(x, DType::F32, {tokens, k}), host(w, DType::F32, ws), layout, host(b, DType::F32, {n}),
+              Activation::None, host(want, DType::F32, {tokens, n}));
+  for (std::size_t i = 0; i < want.size(); ++i) want[i] = residual[i] + scale * want[i];
+  EXPECT_TRUE(close(d_res.read<float>(), want, gemm_bound(wt)));
+  d_res.expect_guards("residual");
+  d_tmp.expect_guards("tmp");
+}
+
+OPS_TEST(LinearResidual) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  for (DType wt : weight_dtypes())
+    for (WeightLayout layout : {WeightLayout::KN, WeightLayout::NK})
+      for (float scale : {1.0f, 0.22f})
+        for (int tokens : {1, 5}) {
+          run_linear_residual(*dev, tokens, kHidden, kVocab, layout, scale, wt);
+          run_linear_residual(*dev, tokens, 1031, 333, layout, scale, wt);  // odd K, N off every width
+        }
+}
+
+OPS_TEST(LinearSwiGlu) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  for (DType wt : weight_dtypes())
+    for (int tokens : {1, 5})
+      for (int f : {7, 333}) {
+        SCOPED_TRACE(std::string("linear_swiglu T=") + std::to_string(tokens) + " F=" + std::to_string(f) + " " + desc(wt));
+        const int k = 97;
+        auto x = uniform(static_cast<std::size_t>(tokens) * k, -1, 1, 25);
+        auto w = uniform(static_cast<std::size_t>(2 * f) * k, -0.3f, 0.3f, 26);
+        DevBuf d_x(x, DType::F32, {tokens, k});
+        auto d_w = weights(w, wt, {2 * f, k});
+        DevBuf d_gu(DType::F32, {tokens, 2 * f});
+        DevBuf d_out(DType::F32, {tokens, f});
+        linear_swiglu(dev->s(), d_x.view(), d_w->view(), d_gu.view(), d_out.view());
+        dev->s().synchronize();
+        std::vector<float> gu(static_cast<std::size_t>(tokens) * 2 * f), want(static_cast<std::size_t>(tokens) * f);
+        ref::linear(host(x, DType::F32, {tokens, k}), host(w, DType::F32, {2 * f, k}), WeightLayout::NK, TensorView{},
+                    Activation::None, host(gu, DType::F32, {tokens, 2 * f}));
+        ref::swiglu(host(gu, DType::F32, {tokens, 2 * f}), host(want, DType::F32, {tokens, f}));
+        EXPECT_TRUE(close(d_out.read<float>(), want, gemm_bound(wt)));
+        d_out.expect_guards("out");
+        d_gu.expect_guards("gate_up");
+      }
 }
 
 // ---- activation --------------------------------------------------------------------------------
