@@ -151,8 +151,9 @@ CpuBackend::CpuBackend(int threads) : threads_(threads) {
     const long n = sysconf(_SC_NPROCESSORS_ONLN);
     threads_ = n > 0 ? static_cast<int>(n) : 1;
   }
-  // OpenBLAS's pool is process-wide (Debian's libopenblas is the pthreads build; an OpenMP build
-  // would follow the calling thread's OpenMP count, set below and on every stream).
+  // ferry links OpenBLAS's OpenMP build (CMakeLists.txt): its calls run on the calling thread's
+  // OpenMP pool, whose count is set below and on every stream; the process-wide count is set too,
+  // for a build that fell back to the pthreads library.
   openblas_set_num_threads(threads_);
   set_openmp_threads(threads_);
 }
