@@ -208,6 +208,27 @@ def smollm2_path():
     return sh([os.path.join(ROOT, "scripts", "smollm2")]).stdout.strip().splitlines()[-1]
 
 
+def llama_gguf_writer(part, name, c, head_dim, file_type):
+    """A gguf.GGUFWriter for architecture llama with the hyperparameters of shape c (LLAMA2_7B's keys)
+    and no vocabulary: llama.cpp adds vocab_size dummy tokens, ferry runs --ids."""
+    import gguf
+    wr = gguf.GGUFWriter(part, "llama")
+    wr.add_name(name)
+    wr.add_uint32("llama.context_length", c["context"])
+    wr.add_uint32("llama.embedding_length", c["hidden"])
+    wr.add_uint32("llama.block_count", c["layers"])
+    wr.add_uint32("llama.feed_forward_length", c["ffn"])
+    wr.add_uint32("llama.attention.head_count", c["heads"])
+    wr.add_uint32("llama.attention.head_count_kv", c["kv_heads"])
+    wr.add_uint32("llama.rope.dimension_count", head_dim)
+    wr.add_uint32("llama.vocab_size", c["vocab"])
+    wr.add_float32("llama.attention.layer_norm_rms_epsilon", c["eps"])
+    wr.add_float32("llama.rope.freq_base", c["rope_theta"])
+    wr.add_uint32("general.file_type", file_type)
+    wr.add_tokenizer_model("none")
+    return wr
+
+
 def make_llama2_7b(path, seed=0):
     """A llama-2-7b-shaped GGUF with random Q4_0 weights, written tensor by tensor (memory stays at
     one tensor). Q4_0 blocks are 32 weights: an fp16 scale and 16 bytes of 4-bit values; the scale
@@ -228,20 +249,7 @@ def make_llama2_7b(path, seed=0):
                     (p + "ffn_down.weight", (H, F), Q.Q4_0)]
     tensors += [("output_norm.weight", (H,), Q.F32), ("output.weight", (V, H), Q.Q4_0)]
     part = path + ".part"
-    wr = gguf.GGUFWriter(part, "llama")
-    wr.add_name("llama-2-7b-shape-random-q4_0")
-    wr.add_uint32("llama.context_length", c["context"])
-    wr.add_uint32("llama.embedding_length", H)
-    wr.add_uint32("llama.block_count", L)
-    wr.add_uint32("llama.feed_forward_length", F)
-    wr.add_uint32("llama.attention.head_count", c["heads"])
-    wr.add_uint32("llama.attention.head_count_kv", c["kv_heads"])
-    wr.add_uint32("llama.rope.dimension_count", H // c["heads"])
-    wr.add_uint32("llama.vocab_size", V)
-    wr.add_float32("llama.attention.layer_norm_rms_epsilon", c["eps"])
-    wr.add_float32("llama.rope.freq_base", c["rope_theta"])
-    wr.add_uint32("general.file_type", 2)  # MOSTLY_Q4_0
-    wr.add_tokenizer_model("none")  # no vocabulary: llama.cpp adds vocab_size dummy tokens, ferry runs --ids
+    wr = llama_gguf_writer(part, "llama-2-7b-shape-random-q4_0", c, H // c["heads"], 2)  # MOSTLY_Q4_0
     for name, shape, qt in tensors:
         if qt == Q.F32:
             wr.add_tensor_info(name, shape, np.dtype(np.float32), shape[0] * 4)
@@ -417,20 +425,7 @@ def make_llama_gguf(path, c, dtype, seed=0):
     tensors += [("output_norm.weight", (H,)), ("output.weight", (V, H))]
     mat = np.dtype(np.float16 if dtype == "f16" else np.float32)
     part = path + ".part"
-    wr = gguf.GGUFWriter(part, "llama")
-    wr.add_name(f"llama-{H}x{L}-random-{dtype}")
-    wr.add_uint32("llama.context_length", c["context"])
-    wr.add_uint32("llama.embedding_length", H)
-    wr.add_uint32("llama.block_count", L)
-    wr.add_uint32("llama.feed_forward_length", F)
-    wr.add_uint32("llama.attention.head_count", c["heads"])
-    wr.add_uint32("llama.attention.head_count_kv", c["kv_heads"])
-    wr.add_uint32("llama.rope.dimension_count", hd)
-    wr.add_uint32("llama.vocab_size", V)
-    wr.add_float32("llama.attention.layer_norm_rms_epsilon", c["eps"])
-    wr.add_float32("llama.rope.freq_base", c["rope_theta"])
-    wr.add_uint32("general.file_type", 1 if dtype == "f16" else 0)  # MOSTLY_F16 / ALL_F32
-    wr.add_tokenizer_model("none")
+    wr = llama_gguf_writer(part, f"llama-{H}x{L}-random-{dtype}", c, hd, 1 if dtype == "f16" else 0)  # MOSTLY_F16 / ALL_F32
     for name, shape in tensors:
         dt = mat if len(shape) == 2 else np.dtype(np.float32)
         wr.add_tensor_info(name, shape, dt, int(np.prod(shape)) * dt.itemsize)

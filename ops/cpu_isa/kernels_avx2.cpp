@@ -1,12 +1,12 @@
 // AVX2 + FMA + F16C kernels; this file alone is compiled with those instructions enabled and runs
 // only where ops/cpu_isa/isa.cpp found them. 8 f32 lanes; f16 widens with VCVTPH2PS, bf16 with a
 // zero-extend and a 16-bit shift; tails go through a zero-padded 8-lane buffer.
-// Only <immintrin.h> and kernels.h are included: see kernels.h on why.
+// Only <immintrin.h> and kernels.h (through kernel_table.h) are included: see kernels.h on why.
 #include <immintrin.h>
 
 #include <cstdint>
 
-#include "ops/cpu_isa/kernels.h"
+#include "ops/cpu_isa/kernel_table.h"
 
 namespace ferry::ops::cpu {
 namespace {
@@ -118,27 +118,8 @@ void to_f32_t(const void* src, std::int64_t n, float* dst) {
   for (; i < n; ++i) dst[i] = scalar<T>(src, i);
 }
 
-void dot_rows(const float* x, const void* w, WType t, std::int64_t k, std::int64_t n0, std::int64_t rows, float* y) {
-  if (t == WType::F32) return dot_rows_t<WType::F32>(x, w, k, n0, rows, y);
-  if (t == WType::F16) return dot_rows_t<WType::F16>(x, w, k, n0, rows, y);
-  return dot_rows_t<WType::BF16>(x, w, k, n0, rows, y);
-}
-
-void axpy_rows(const float* x, const void* w, WType t, std::int64_t k, std::int64_t ld, std::int64_t n0,
-               std::int64_t cols, float* y) {
-  if (t == WType::F32) return axpy_rows_t<WType::F32>(x, w, k, ld, n0, cols, y);
-  if (t == WType::F16) return axpy_rows_t<WType::F16>(x, w, k, ld, n0, cols, y);
-  return axpy_rows_t<WType::BF16>(x, w, k, ld, n0, cols, y);
-}
-
-void to_f32(const void* src, WType t, std::int64_t n, float* dst) {
-  if (t == WType::F32) return to_f32_t<WType::F32>(src, n, dst);
-  if (t == WType::F16) return to_f32_t<WType::F16>(src, n, dst);
-  return to_f32_t<WType::BF16>(src, n, dst);
-}
-
 }  // namespace
 
-const Kernels kAvx2Kernels{"avx2", dot_rows, axpy_rows, to_f32};
+FERRY_KERNEL_TABLE(kAvx2Kernels, "avx2")
 
 }  // namespace ferry::ops::cpu
