@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "base/units.h"
 #include "models/model_spec.h"
@@ -137,13 +139,15 @@ TEST_F(MemoryOutside, TheMeterSeesAResidentModelWhole) {
 }
 
 // No run scores above 1.0 of the bound except by the probe's own noise (DESIGN.md): a real probe
-// of this machine, every policy at 25% and resident, every step.
+// of this machine, every policy at 25% and resident, every step; the noise allowed is the probes'
+// spread and their drift over the test (taken again after the runs).
 TEST_F(MemoryOutside, NoStepBeatsTheBoundByMoreThanTheProbesNoise) {
   auto backend = make_backend(DeviceKind::CPU, 0, 0);
   const ProbeResult probe = probe_machine(*backend, bench::quick_probe_options(dir_->string()));
   ASSERT_GT(probe.flops_per_s, 0);
   ASSERT_GT(probe.disk_read_bps, 0);
-  const double allowed = 1.0 + std::max(probe.noise, 0.05);
+  std::vector<StepBound> steps;
+  std::vector<Policy> policy_of;
   for (Policy pol : {Policy::Resident, Policy::UM, Policy::UMPrefetch, Policy::Stream}) {
     EngineConfig cfg;
     cfg.progress = false;
@@ -158,10 +162,24 @@ TEST_F(MemoryOutside, NoStepBeatsTheBoundByMoreThanTheProbesNoise) {
     const RunStats st = engine.generate(req).stats;
     ASSERT_EQ(st.steps.size(), 5u);
     for (const StepBound& b : st.steps) {
-      EXPECT_GT(b.fraction, 0) << policy_name(pol) << " step " << b.step;
-      EXPECT_LE(b.fraction, allowed) << policy_name(pol) << " step " << b.step << " (" << b.limited_by << "): bound "
-                                     << b.bound_s << " s, measured " << b.measured_s << " s, probe noise " << probe.noise;
+      steps.push_back(b);
+      policy_of.push_back(pol);
     }
+  }
+  // The bound is only as steady as the machine: the probe is taken again after the runs, and the
+  // allowance is the larger of each probe's own spread and how far its figures moved in between
+  // (this VM's memory bandwidth drifts by up to 20% from minute to minute), at least 5%.
+  const ProbeResult again = probe_machine(*backend, bench::quick_probe_options(dir_->string()));
+  const auto drift = [](double a, double b) { return a > 0 ? std::abs(b - a) / a : 0.0; };
+  const double noise = std::max({probe.noise, again.noise, drift(probe.h2d_bps, again.h2d_bps),
+                                 drift(probe.device_bps, again.device_bps), drift(probe.disk_read_bps, again.disk_read_bps), 0.05});
+  const double allowed = 1.0 + noise;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const StepBound& b = steps[i];
+    EXPECT_GT(b.fraction, 0) << policy_name(policy_of[i]) << " step " << b.step;
+    EXPECT_LE(b.fraction, allowed) << policy_name(policy_of[i]) << " step " << b.step << " (" << b.limited_by
+                                   << "): bound " << b.bound_s << " s, measured " << b.measured_s
+                                   << " s, probe noise and drift " << noise;
   }
 }
 
