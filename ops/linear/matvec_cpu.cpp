@@ -85,8 +85,8 @@ std::int64_t split16(std::int64_t n, std::int64_t i, std::int64_t threads) {
   return i >= threads ? n : std::min(n, (n * i / threads + 15) / 16 * 16);
 }
 
-// KN (w[K, N], row-major): each thread takes a contiguous band of rows, one sequential stream,
-// accumulates x[k0:k1] · w[k0:k1, :] into its own partial row in the scratch, and after a barrier
+// KN (w[K, N], row-major): each thread takes a contiguous band of rows (walked four rows at a time
+// by the kernel; one row at a time measured slower), accumulates x[k0:k1] · w[k0:k1, :] into its own partial row in the scratch, and after a barrier
 // every thread sums the partials over its share of the columns and applies the epilogue. Splitting
 // the columns instead gives each thread a strided read (part of every row), which the
 // prefetchers, stopping at page boundaries, follow worse (bench/results/cpu/kernels).
