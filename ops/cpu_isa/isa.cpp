@@ -1,5 +1,9 @@
 #include "ops/cpu_isa/isa.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -9,15 +13,24 @@
 namespace ferry::ops::cpu {
 namespace {
 
-// GCC's __builtin_cpu_supports reads CPUID and, for the AVX and AVX-512 features, checks with
-// XGETBV that the OS saves the registers (libgcc's cpuinfo).
+#if defined(__x86_64__)
+// F16C (CPUID leaf 1, ECX bit 29: Intel SDM vol. 2A, CPUID): read directly, since clang's
+// __builtin_cpu_supports does not know the name. Its registers are AVX's, which avx2 checks.
+bool has_f16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & (1u << 29)) != 0;
+}
+#endif
+
+// __builtin_cpu_supports reads CPUID and, for the AVX and AVX-512 features, checks with XGETBV that
+// the OS saves the registers (libgcc's and compiler-rt's cpuinfo).
 bool cpu_has(Isa isa) {
 #if defined(__x86_64__)
   switch (isa) {
     case Isa::Generic:
       return true;
     case Isa::Avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     case Isa::Avx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl");
