@@ -3,8 +3,10 @@
 // `ferry run` is bounded by), then one row x W for ferry's decode shapes, every weight dtype and
 // every ISA path this CPU runs, then the memory read again. Each benchmark cycles through copies
 // of W that together are at least 4x the last-level cache, so the weights come from RAM as in
-// decode; then the prefill products (T = 64 and 512 rows through cpu::linear, GFLOP/s). Counters: GB/s (weight bytes read per second, 1e9) and of_bound (GB/s over the mean of
-// the two memory reads; above 1.0 means the probe under-measures the machine).
+// decode; then the prefill products (T = 64 and 512 rows through cpu::linear, GFLOP/s).
+// Counters: GB/s (weight bytes read per second, 1e9) and of_bound (GB/s over the memory read
+// taken before the kernels; above 1.0 means the probe under-measured the machine, or it drifted:
+// the read after the kernels is printed beside it).
 //
 // Usage: ferry_kernels_bench [--threads=N] [google benchmark flags, e.g. --benchmark_out=F.json]
 #include <benchmark/benchmark.h>
@@ -52,30 +54,44 @@ double memory_read_bps() {
   return ferry::measure_memory_read(std::size_t{256} << 20, threads, 5, noise);
 }
 
+// Copies of one random W (shape s, stored as dt) that together are at least 4x the last-level
+// cache, so that cycling through them reads the weights from RAM, as decode does.
+struct ColdWeights {
+  std::vector<std::vector<std::byte>> copies;
+  DType dtype = DType::F32;
+  ferry::Shape shape;
+  std::size_t bytes = 0;
+  ferry::TensorView view(std::size_t i) const { return {copies[i % copies.size()].data(), dtype, shape}; }
+};
+
+ColdWeights cold_weights(const Shape& s, DType dt, std::mt19937& rng) {
+  ColdWeights cw;
+  const std::size_t elems = static_cast<std::size_t>(s.k * s.n);
+  cw.dtype = dt;
+  cw.bytes = elems * ferry::dtype_size(dt);
+  cw.shape = s.layout == WeightLayout::KN ? ferry::Shape{s.k, s.n} : ferry::Shape{s.n, s.k};
+  const std::uint64_t cold = 4 * ferry::last_level_cache_bytes();
+  const std::size_t n = std::max<std::size_t>(2, static_cast<std::size_t>((cold + cw.bytes - 1) / cw.bytes));
+  std::uniform_real_distribution<float> u(-0.05f, 0.05f);
+  std::vector<float> one(elems);
+  for (float& v : one) v = u(rng);
+  cw.copies.assign(n, std::vector<std::byte>(cw.bytes));
+  for (auto& c : cw.copies) ferry::convert(one.data(), DType::F32, c.data(), dt, elems);
+  return cw;
+}
+
 void bm_matvec(benchmark::State& st, Shape s, DType dt, cpu::Isa isa) {
   cpu::set_cpu_isa(isa);
-  const std::size_t elems = static_cast<std::size_t>(s.k * s.n);
-  const std::size_t bytes = elems * ferry::dtype_size(dt);
-  const std::uint64_t cold = 4 * ferry::last_level_cache_bytes();
-  const std::size_t copies = std::max<std::size_t>(2, static_cast<std::size_t>((cold + bytes - 1) / bytes));
-  std::vector<std::vector<std::byte>> w(copies, std::vector<std::byte>(bytes));
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-0.05f, 0.05f);
-  std::vector<float> row(static_cast<std::size_t>(s.n));
-  for (auto& c : w)
-    for (std::int64_t r = 0; r < s.k; ++r) {  // filled in rows of N values, converted to dt
-      for (float& v : row) v = u(rng);
-      ferry::convert(row.data(), DType::F32, c.data() + static_cast<std::size_t>(r * s.n) * ferry::dtype_size(dt), dt,
-                     row.size());
-    }
+  const ColdWeights w = cold_weights(s, dt, rng);
+  const std::size_t bytes = w.bytes;
   std::vector<float> x(static_cast<std::size_t>(s.k)), y(static_cast<std::size_t>(s.n));
   for (float& v : x) v = u(rng);
-  const ferry::Shape ws = s.layout == WeightLayout::KN ? ferry::Shape{s.k, s.n} : ferry::Shape{s.n, s.k};
   std::vector<float> scratch(std::size_t{4} << 20);
   std::size_t i = 0;
   for (auto _ : st) {
-    const ferry::TensorView wv(w[i++ % copies].data(), dt, ws);
-    cpu::detail::matvec(x.data(), wv, s.layout, ferry::TensorView{}, ferry::ops::Activation::None, y.data(),
+    cpu::detail::matvec(x.data(), w.view(i++), s.layout, ferry::TensorView{}, ferry::ops::Activation::None, y.data(),
                         cpu::Scratch{scratch.data(), scratch.size()});
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
@@ -87,24 +103,17 @@ void bm_matvec(benchmark::State& st, Shape s, DType dt, cpu::Isa isa) {
 }
 
 // Prefill: T rows through cpu::linear (sgemm; 16-bit weights widened band by band into the
-// scratch), GFLOP/s. The weights are read from cache-cold copies as above.
+// scratch), GFLOP/s, the weights read from cache-cold copies (cold_weights).
 void bm_linear(benchmark::State& st, Shape s, DType dt, std::int64_t rows) {
-  const std::size_t elems = static_cast<std::size_t>(s.k * s.n);
-  const std::size_t bytes = elems * ferry::dtype_size(dt);
-  const std::size_t copies = std::max<std::size_t>(2, static_cast<std::size_t>((4 * ferry::last_level_cache_bytes() + bytes - 1) / bytes));
-  std::vector<std::vector<std::byte>> w(copies, std::vector<std::byte>(bytes));
-  std::vector<float> one(elems);
   std::mt19937 rng(2);
   std::uniform_real_distribution<float> u(-0.05f, 0.05f);
-  for (float& v : one) v = u(rng);
-  for (auto& c : w) ferry::convert(one.data(), DType::F32, c.data(), dt, elems);
+  const ColdWeights w = cold_weights(s, dt, rng);
   std::vector<float> x(static_cast<std::size_t>(rows * s.k)), y(static_cast<std::size_t>(rows * s.n));
   for (float& v : x) v = u(rng);
   std::vector<float> scratch(std::size_t{4} << 20);
-  const ferry::Shape ws = s.layout == WeightLayout::KN ? ferry::Shape{s.k, s.n} : ferry::Shape{s.n, s.k};
   std::size_t i = 0;
   for (auto _ : st) {
-    cpu::linear(ferry::TensorView(x.data(), DType::F32, ferry::Shape{rows, s.k}), ferry::TensorView(w[i++ % copies].data(), dt, ws),
+    cpu::linear(ferry::TensorView(x.data(), DType::F32, ferry::Shape{rows, s.k}), w.view(i++),
                 s.layout, ferry::TensorView{}, ferry::ops::Activation::None,
                 ferry::TensorView(y.data(), DType::F32, ferry::Shape{rows, s.n}), cpu::Scratch{scratch.data(), scratch.size()});
     benchmark::ClobberMemory();

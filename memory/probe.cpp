@@ -105,13 +105,12 @@ __attribute__((target("avx512f"))) std::uint64_t sum_words_avx512(const std::uin
 
 using SumFn = std::uint64_t (*)(const std::uint64_t*, std::size_t);
 
-// The widest of the sums above this CPU runs, and its name for the probe's report.
-SumFn widest_sum(const char** name) {
+// The widest of the sums above this CPU runs.
+SumFn widest_sum() {
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx512f")) return *name = "avx512", sum_words_avx512;
-  if (__builtin_cpu_supports("avx2")) return *name = "avx2", sum_words_avx2;
+  if (__builtin_cpu_supports("avx512f")) return sum_words_avx512;
+  if (__builtin_cpu_supports("avx2")) return sum_words_avx2;
 #endif
-  *name = "portable";
   return sum_words;
 }
 
@@ -119,9 +118,9 @@ SumFn widest_sum(const char** name) {
 // many equal parts and one block of each part is read in turn, so that several sequential streams
 // are in flight at once, as in a matrix-vector product that walks several weight rows together.
 std::uint64_t sum_streams(SumFn sum_fn, const std::uint64_t* base, std::size_t b, std::size_t e, std::size_t streams) {
+  if (streams == 1) return sum_fn(base + b, e - b);
   constexpr std::size_t kBlock = 64;  // words per stream per turn: 512 bytes, 8 cache lines
   const std::size_t part = (e - b) / streams;
-  if (streams == 1) return sum_fn(base + b, e - b);
   std::uint64_t sum = 0;
   std::size_t off = 0;
   for (; off + kBlock <= part; off += kBlock)
@@ -266,8 +265,7 @@ double measure_memory_read(std::size_t n, int threads, int repeats, double& nois
   Buffer b = Buffer::allocate(DeviceKind::CPU, BufferKind::Host, m);
   std::memset(a.data(), 0x5a, m);  // first touch, so page faults are not timed
   std::memset(b.data(), 0xa5, m);
-  const char* width = nullptr;
-  const SumFn sum_fn = widest_sum(&width);
+  const SumFn sum_fn = widest_sum();
   double best = 0;
   for (const std::size_t streams : kProbeStreams) {
     (void)timed_parallel_read(sum_fn, a.bytes_ptr(), b.bytes_ptr(), m, threads, streams);  // warm-up

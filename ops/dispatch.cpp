@@ -3,6 +3,7 @@
 // ops/cuda.h, which enqueues kernels on the cudaStream_t.
 
 #include <chrono>
+#include <type_traits>
 #include <utility>
 
 #include "base/cpu_backend.h"
@@ -21,15 +22,22 @@
 namespace ferry::ops {
 namespace {
 
-cpu::Scratch scratch_of(CpuStream& cs) { return {cs.scratch(), CpuStream::kScratchFloats}; }
-
-// Queues a CPU op on its stream, timed there while profiling is on (ops/profile.h).
+// Queues a CPU op on the stream's thread, timed there while profiling is on (ops/profile.h). An op
+// that needs a workspace takes the stream's scratch as its argument (CpuStream::scratch()).
 template <class F>
-void enqueue_cpu(CpuStream& cs, const char* op, F&& fn) {
-  cs.enqueue([op, fn = std::forward<F>(fn)] {
-    if (!cpu_op_profiling()) return fn();
+void enqueue_cpu(Stream& s, const char* op, F&& fn) {
+  CpuStream& cs = cpu_stream(s, op);
+  const cpu::Scratch sc{cs.scratch(), CpuStream::kScratchFloats};
+  cs.enqueue([op, sc, fn = std::forward<F>(fn)] {
+    const auto call = [&] {
+      if constexpr (std::is_invocable_v<const F&, cpu::Scratch>)
+        fn(sc);
+      else
+        fn();
+    };
+    if (!cpu_op_profiling()) return call();
     const auto t0 = std::chrono::steady_clock::now();
-    fn();
+    call();
     record_cpu_op(op, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   });
 }
@@ -51,7 +59,7 @@ const char* activation_name(Activation a) {
 void embedding(Stream& s, TensorView ids, TensorView pos, TensorView wte, TensorView wpe, TensorView out) {
   check::embedding(s.device(), ids, pos, wte, wpe, out);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "embedding"), "embedding", [=] { cpu::embedding(ids, pos, wte, wpe, out); });
+    enqueue_cpu(s, "embedding", [=] { cpu::embedding(ids, pos, wte, wpe, out); });
     return;
   }
   FERRY_OPS_CUDA_CALL(embedding, ids, pos, wte, wpe, out);
@@ -61,9 +69,7 @@ void add_layernorm(Stream& s, TensorView residual, TensorView delta, TensorView 
                    float eps, TensorView out) {
   check::add_layernorm(s.device(), residual, delta, gamma, beta, eps, out);
   if (s.device() == DeviceKind::CPU) {
-    CpuStream& cs = cpu_stream(s, "add_layernorm");
-    const cpu::Scratch sc = scratch_of(cs);
-    enqueue_cpu(cs, "add_layernorm", [=] { cpu::add_layernorm(residual, delta, gamma, beta, eps, out, sc); });
+    enqueue_cpu(s, "add_layernorm", [=](cpu::Scratch sc) { cpu::add_layernorm(residual, delta, gamma, beta, eps, out, sc); });
     return;
   }
   FERRY_OPS_CUDA_CALL(add_layernorm, residual, delta, gamma, beta, eps, out);
@@ -73,9 +79,7 @@ void linear(Stream& s, TensorView x, TensorView w, WeightLayout layout, TensorVi
             TensorView out) {
   check::linear(s.device(), x, w, layout, bias, out);
   if (s.device() == DeviceKind::CPU) {
-    CpuStream& cs = cpu_stream(s, "linear");
-    const cpu::Scratch sc = scratch_of(cs);
-    enqueue_cpu(cs, "linear", [=] { cpu::linear(x, w, layout, bias, act, out, sc); });
+    enqueue_cpu(s, "linear", [=](cpu::Scratch sc) { cpu::linear(x, w, layout, bias, act, out, sc); });
     return;
   }
   FERRY_OPS_CUDA_CALL(linear, x, w, layout, bias, act, out);
@@ -85,9 +89,7 @@ void linear_residual(Stream& s, TensorView x, TensorView w, WeightLayout layout,
                      TensorView tmp, TensorView residual) {
   check::linear_residual(s.device(), x, w, layout, bias, tmp, residual);
   if (s.device() == DeviceKind::CPU) {
-    CpuStream& cs = cpu_stream(s, "linear_residual");
-    const cpu::Scratch sc = scratch_of(cs);
-    enqueue_cpu(cs, "linear_residual", [=] { cpu::linear_residual(x, w, layout, bias, scale, tmp, residual, sc); });
+    enqueue_cpu(s, "linear_residual", [=](cpu::Scratch sc) { cpu::linear_residual(x, w, layout, bias, scale, tmp, residual, sc); });
     return;
   }
   // CUDA: the product, then the scaled add, as the contract above says.
@@ -99,9 +101,7 @@ void linear_residual(Stream& s, TensorView x, TensorView w, WeightLayout layout,
 void linear_swiglu(Stream& s, TensorView x, TensorView w, TensorView gate_up, TensorView out) {
   check::linear_swiglu(s.device(), x, w, gate_up, out);
   if (s.device() == DeviceKind::CPU) {
-    CpuStream& cs = cpu_stream(s, "linear_swiglu");
-    const cpu::Scratch sc = scratch_of(cs);
-    enqueue_cpu(cs, "linear_swiglu", [=] { cpu::linear_swiglu(x, w, gate_up, out, sc); });
+    enqueue_cpu(s, "linear_swiglu", [=](cpu::Scratch sc) { cpu::linear_swiglu(x, w, gate_up, out, sc); });
     return;
   }
   FERRY_OPS_CUDA_CALL(linear, x, w, WeightLayout::NK, TensorView{}, Activation::None, gate_up);
@@ -111,7 +111,7 @@ void linear_swiglu(Stream& s, TensorView x, TensorView w, TensorView gate_up, Te
 void activation(Stream& s, TensorView x, Activation act) {
   check::activation(s.device(), x);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "activation"), "activation", [=] { cpu::activation(x, act); });
+    enqueue_cpu(s, "activation", [=] { cpu::activation(x, act); });
     return;
   }
   FERRY_OPS_CUDA_CALL(activation, x, act);
@@ -120,7 +120,7 @@ void activation(Stream& s, TensorView x, Activation act) {
 void add(Stream& s, TensorView x, TensorView y) {
   check::add(s.device(), x, y);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "add"), "add", [=] { cpu::add(x, y); });
+    enqueue_cpu(s, "add", [=] { cpu::add(x, y); });
     return;
   }
   FERRY_OPS_CUDA_CALL(add, x, y);
@@ -129,9 +129,7 @@ void add(Stream& s, TensorView x, TensorView y) {
 void logits(Stream& s, TensorView x, TensorView wte, TensorView out) {
   check::logits(s.device(), x, wte, out);
   if (s.device() == DeviceKind::CPU) {
-    CpuStream& cs = cpu_stream(s, "logits");
-    const cpu::Scratch sc = scratch_of(cs);
-    enqueue_cpu(cs, "logits", [=] { cpu::logits(x, wte, out, sc); });
+    enqueue_cpu(s, "logits", [=](cpu::Scratch sc) { cpu::logits(x, wte, out, sc); });
     return;
   }
   FERRY_OPS_CUDA_CALL(logits, x, wte, out);
@@ -140,7 +138,7 @@ void logits(Stream& s, TensorView x, TensorView wte, TensorView out) {
 void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, int n_heads, TensorView out) {
   check::attention_prefill(s.device(), qkv, offsets, n_heads, out);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "attention_prefill"), "attention_prefill", [=] { cpu::attention_prefill(qkv, offsets, n_heads, out); });
+    enqueue_cpu(s, "attention_prefill", [=] { cpu::attention_prefill(qkv, offsets, n_heads, out); });
     return;
   }
   FERRY_OPS_CUDA_CALL(attention_prefill, qkv, offsets, n_heads, out);
@@ -150,7 +148,7 @@ void attention_prefill_unfused(Stream& s, TensorView qkv, TensorView offsets, in
                                TensorView out) {
   check::attention_prefill_unfused(s.device(), qkv, offsets, n_heads, scores, out);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "attention_prefill_unfused"), "attention_prefill_unfused", [=] {
+    enqueue_cpu(s, "attention_prefill_unfused", [=] {
       cpu::attention_prefill_unfused(qkv, offsets, n_heads, scores, out);
     });
     return;
@@ -161,7 +159,7 @@ void attention_prefill_unfused(Stream& s, TensorView qkv, TensorView offsets, in
 void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache) {
   check::kv_append(s.device(), qkv, seq, pos, k_cache, v_cache);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "kv_append"), "kv_append", [=] { cpu::kv_append(qkv, seq, pos, k_cache, v_cache); });
+    enqueue_cpu(s, "kv_append", [=] { cpu::kv_append(qkv, seq, pos, k_cache, v_cache); });
     return;
   }
   FERRY_OPS_CUDA_CALL(kv_append, qkv, seq, pos, k_cache, v_cache);
@@ -171,7 +169,7 @@ void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView 
                       TensorView len, int n_heads, TensorView out) {
   check::attention_decode(s.device(), qkv, k_cache, v_cache, seq, len, n_heads, out);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "attention_decode"), "attention_decode", [=] {
+    enqueue_cpu(s, "attention_decode", [=] {
       cpu::attention_decode(qkv, k_cache, v_cache, seq, len, n_heads, out);
     });
     return;
@@ -183,7 +181,7 @@ void sample(Stream& s, TensorView logits, const SamplingParams& p, TensorView se
             TensorView out_ids) {
   check::sample(s.device(), logits, p, seq, step, out_ids);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "sample"), "sample", [=, params = p] { cpu::sample(logits, params, seq, step, out_ids); });
+    enqueue_cpu(s, "sample", [=, params = p] { cpu::sample(logits, params, seq, step, out_ids); });
     return;
   }
   FERRY_OPS_CUDA_CALL(sample, logits, p, seq, step, out_ids);
@@ -195,9 +193,7 @@ void add_rmsnorm(Stream& s, TensorView residual, TensorView delta, float delta_s
                  TensorView out) {
   check::add_rmsnorm(s.device(), residual, delta, gamma, eps, out);
   if (s.device() == DeviceKind::CPU) {
-    CpuStream& cs = cpu_stream(s, "add_rmsnorm");
-    const cpu::Scratch sc = scratch_of(cs);
-    enqueue_cpu(cs, "add_rmsnorm", [=] { cpu::add_rmsnorm(residual, delta, delta_scale, gamma, eps, out, sc); });
+    enqueue_cpu(s, "add_rmsnorm", [=](cpu::Scratch sc) { cpu::add_rmsnorm(residual, delta, delta_scale, gamma, eps, out, sc); });
     return;
   }
   FERRY_OPS_CUDA_CALL(add_rmsnorm, residual, delta, delta_scale, gamma, eps, out);
@@ -206,7 +202,7 @@ void add_rmsnorm(Stream& s, TensorView residual, TensorView delta, float delta_s
 void swiglu(Stream& s, TensorView gate_up, TensorView out) {
   check::swiglu(s.device(), gate_up, out);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "swiglu"), "swiglu", [=] { cpu::swiglu(gate_up, out); });
+    enqueue_cpu(s, "swiglu", [=] { cpu::swiglu(gate_up, out); });
     return;
   }
   FERRY_OPS_CUDA_CALL(swiglu, gate_up, out);
@@ -215,7 +211,7 @@ void swiglu(Stream& s, TensorView gate_up, TensorView out) {
 void scale(Stream& s, TensorView x, float factor) {
   check::scale(s.device(), x);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "scale"), "scale", [=] { cpu::scale(x, factor); });
+    enqueue_cpu(s, "scale", [=] { cpu::scale(x, factor); });
     return;
   }
   FERRY_OPS_CUDA_CALL(scale, x, factor);
@@ -224,7 +220,7 @@ void scale(Stream& s, TensorView x, float factor) {
 void embedding_lookup(Stream& s, TensorView ids, TensorView wte, float scale, TensorView out) {
   check::embedding_lookup(s.device(), ids, wte, out);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "embedding_lookup"), "embedding_lookup", [=] { cpu::embedding_lookup(ids, wte, scale, out); });
+    enqueue_cpu(s, "embedding_lookup", [=] { cpu::embedding_lookup(ids, wte, scale, out); });
     return;
   }
   FERRY_OPS_CUDA_CALL(embedding_lookup, ids, wte, scale, out);
@@ -233,7 +229,7 @@ void embedding_lookup(Stream& s, TensorView ids, TensorView wte, float scale, Te
 void rope(Stream& s, TensorView qkv, TensorView pos, const AttentionShape& a, const RopeParams& p) {
   check::rope(s.device(), qkv, pos, a, p);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "rope"), "rope", [=, shape = a, params = p] { cpu::rope(qkv, pos, shape, params); });
+    enqueue_cpu(s, "rope", [=, shape = a, params = p] { cpu::rope(qkv, pos, shape, params); });
     return;
   }
   FERRY_OPS_CUDA_CALL(rope, qkv, pos, a, p);
@@ -244,7 +240,7 @@ void rope(Stream& s, TensorView qkv, TensorView pos, const AttentionShape& a, co
 void attention_prefill(Stream& s, TensorView qkv, TensorView offsets, const AttentionShape& a, TensorView out) {
   check::attention_gqa("attention_prefill", qkv, a);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "attention_prefill"), "attention_prefill", [=, shape = a] { cpu::attention_prefill(qkv, offsets, shape, out); });
+    enqueue_cpu(s, "attention_prefill", [=, shape = a] { cpu::attention_prefill(qkv, offsets, shape, out); });
     return;
   }
   FERRY_OPS_CUDA_CALL(attention_prefill, qkv, offsets, a, out);
@@ -254,7 +250,7 @@ void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, Tensor
                const AttentionShape& a) {
   check::attention_gqa("kv_append", qkv, a);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "kv_append"), "kv_append", [=, shape = a] { cpu::kv_append(qkv, seq, pos, k_cache, v_cache, shape); });
+    enqueue_cpu(s, "kv_append", [=, shape = a] { cpu::kv_append(qkv, seq, pos, k_cache, v_cache, shape); });
     return;
   }
   FERRY_OPS_CUDA_CALL(kv_append, qkv, seq, pos, k_cache, v_cache, a);
@@ -264,7 +260,7 @@ void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView 
                       TensorView len, const AttentionShape& a, TensorView out) {
   check::attention_gqa("attention_decode", qkv, a);
   if (s.device() == DeviceKind::CPU) {
-    enqueue_cpu(cpu_stream(s, "attention_decode"), "attention_decode", [=, shape = a] {
+    enqueue_cpu(s, "attention_decode", [=, shape = a] {
       cpu::attention_decode(qkv, k_cache, v_cache, seq, len, shape, out);
     });
     return;

@@ -42,15 +42,12 @@ bool cpu_has(Isa isa) {
 }
 
 Isa from_env_or_best() {
-  Isa best = Isa::Generic;
-  for (Isa i : all_isas())
-    if (cpu_has(i)) best = i;
   if (const char* e = std::getenv("FERRY_CPU_ISA"); e != nullptr && *e != '\0') {
     for (Isa i : all_isas())
       if (std::strcmp(e, isa_name(i)) == 0 && cpu_has(i)) return i;
     throw BadInput(std::string("FERRY_CPU_ISA=") + e + ": not a path this CPU runs (" + cpu_isa_description() + ")");
   }
-  return best;
+  return best_isa();
 }
 
 std::atomic<int> g_isa{-1};

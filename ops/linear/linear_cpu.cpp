@@ -2,9 +2,9 @@
 // issue 11), activations and accumulation f32.
 //   One row (decode): ops/linear/matvec_cpu.cpp, the ISA kernels at the memory bound.
 //   Several rows (prefill): the BLAS library's sgemm (bench/results/cpu/gemm-libs and
-//   docs/cpu-kernels.md say which library and why). 16-bit weights are widened to f32 a tile of
-//   output columns at a time into the stream's scratch (no allocation) and multiplied tile by tile;
-//   two or three rows are cheaper as that many matrix-vector products than as a widened copy.
+//   docs/cpu-kernels.md say which library and why). 16-bit weights are widened to f32 a band of
+//   whole weight rows at a time into the stream's scratch (no allocation) and multiplied band by
+//   band; two or three rows are cheaper as that many matrix-vector products than as a widened copy.
 // The bias is fused by pre-filling the output with it (sgemm with beta = 1), the activation is one
 // pass over the output afterwards.
 #include <cblas.h>

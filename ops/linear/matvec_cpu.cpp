@@ -47,7 +47,10 @@ WType wtype(DType t) {
 }
 
 void epilogue(float* y, std::int64_t n0, std::int64_t n, TensorView bias, Activation act) {
-  if (bias.present()) {
+  if (bias.present() && bias.dtype == DType::F32) {
+    const float* b = bias.as<const float>() + n0;
+    for (std::int64_t i = 0; i < n; ++i) y[i] += b[i];
+  } else if (bias.present()) {  // 16-bit: widened a block at a time
     float b[kBlock];
     for (std::int64_t c = 0; c < n; c += kBlock) {
       const std::int64_t m = std::min(kBlock, n - c);

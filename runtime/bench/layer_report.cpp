@@ -11,9 +11,9 @@ namespace ferry::bench {
 
 namespace {
 
-std::string percent(double f) {
+std::string percent(double f, int decimals = 0) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.0f%%", f * 100.0);
+  std::snprintf(buf, sizeof buf, "%.*f%%", decimals, f * 100.0);
   return buf;
 }
 
@@ -134,12 +134,6 @@ double total_seconds(const std::vector<ops::OpTime>& v) {
   return s;
 }
 
-std::string share(double f) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", f * 100.0);
-  return buf;
-}
-
 const ops::OpTime* find_op(const std::vector<ops::OpTime>& v, const std::string& op) {
   for (const ops::OpTime& t : v)
     if (t.op == op) return &t;
@@ -168,8 +162,8 @@ std::string format_op_shares(const LayerReport& r) {
   for (const std::string& op : order) {
     const ops::OpTime* p = find_op(r.prefill_ops, op);
     const ops::OpTime* d = find_op(r.decode_ops, op);
-    const std::string ps = p ? ms(p->seconds) : "-", psh = p && pre > 0 ? share(p->seconds / pre) : "-";
-    const std::string ds = d ? ms(d->seconds / steps) : "-", dsh = d && dec > 0 ? share(d->seconds / dec) : "-";
+    const std::string ps = p ? ms(p->seconds) : "-", psh = p && pre > 0 ? percent(p->seconds / pre, 1) : "-";
+    const std::string ds = d ? ms(d->seconds / steps) : "-", dsh = d && dec > 0 ? percent(d->seconds / dec, 1) : "-";
     const std::string calls = d ? std::to_string(static_cast<long long>(static_cast<double>(d->calls) / steps + 0.5)) : "-";
     std::snprintf(line, sizeof line, "%-26s %12s %7s %15s %7s %11s\n", op.c_str(), ps.c_str(), psh.c_str(), ds.c_str(),
                   dsh.c_str(), calls.c_str());
