@@ -22,24 +22,28 @@
 namespace ferry::ops {
 namespace {
 
-// Queues a CPU op on the stream's thread, timed there while profiling is on (ops/profile.h). An op
-// that needs a workspace takes the stream's scratch as its argument (CpuStream::scratch()).
+// Queues `body` on the stream's thread, timed there while profiling is on (ops/profile.h).
+template <class Body>
+void enqueue_timed(CpuStream& cs, const char* op, Body&& body) {
+  cs.enqueue([op, body = std::forward<Body>(body)] {
+    if (!cpu_op_profiling()) return body();
+    const auto t0 = std::chrono::steady_clock::now();
+    body();
+    record_cpu_op(op, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  });
+}
+
+// Queues a CPU op on its stream. An op that needs a workspace takes the stream's scratch as its
+// argument (CpuStream::scratch()).
 template <class F>
 void enqueue_cpu(Stream& s, const char* op, F&& fn) {
   CpuStream& cs = cpu_stream(s, op);
-  const cpu::Scratch sc{cs.scratch(), CpuStream::kScratchFloats};
-  cs.enqueue([op, sc, fn = std::forward<F>(fn)] {
-    const auto call = [&] {
-      if constexpr (std::is_invocable_v<const F&, cpu::Scratch>)
-        fn(sc);
-      else
-        fn();
-    };
-    if (!cpu_op_profiling()) return call();
-    const auto t0 = std::chrono::steady_clock::now();
-    call();
-    record_cpu_op(op, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  });
+  if constexpr (std::is_invocable_v<const F&, cpu::Scratch>) {
+    const cpu::Scratch sc{cs.scratch(), CpuStream::kScratchFloats};
+    enqueue_timed(cs, op, [sc, fn = std::forward<F>(fn)] { fn(sc); });
+  } else {
+    enqueue_timed(cs, op, std::forward<F>(fn));
+  }
 }
 
 }  // namespace
