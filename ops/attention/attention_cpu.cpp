@@ -4,7 +4,9 @@
 // softmax", 2018) as in FlashAttention (Dao et al., 2022): one pass over the keys keeps a running
 // maximum m, a running sum l of exp(s - m) and an accumulator rescaled by exp(m_old - m_new) whenever
 // the maximum grows. The accumulator is the output row itself, so there is no [T, T] matrix and no
-// allocation. Work is split over (query row, head) with OpenMP.
+// allocation. The vectorised kernel of the CPU's ISA (Kernels::attend, ops/cpu_isa/attend_impl.h)
+// takes blocks of up to kAttendRows query rows of one head; heads wider than kAttendMaxDim use the
+// scalar attend_row below. Work is split over (row block, head) with OpenMP.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <string>
 
 #include "ops/cpu.h"
+#include "ops/cpu_isa/isa.h"
 #include "ops/validate.h"
 
 namespace ferry::ops::cpu {
@@ -21,7 +24,8 @@ namespace {
 // microseconds, and idle OpenMP workers spin).
 constexpr std::int64_t kParallelWork = std::int64_t{1} << 16;
 
-// out[D] = softmax_j(scale * q·k_j) v_j over n keys; k_j = k + j*stride, v_j = v + j*stride.
+// out[D] = softmax_j(scale * q·k_j) v_j over n keys; k_j = k + j*stride, v_j = v + j*stride. The
+// scalar path, for heads wider than the ISA kernel takes.
 void attend_row(const float* q, const float* k, const float* v, std::int64_t stride, std::int64_t n, int head_dim,
                 float scale, float* out) {
   float m = -std::numeric_limits<float>::infinity();
@@ -60,6 +64,14 @@ AttentionShape mha_shape(std::int64_t hidden, int n_heads) {
 
 void require(bool cond, const char* op, const std::string& what) {
   if (!cond) throw InternalError(std::string(op) + ": " + what);
+}
+
+// Runs a.rows rows through the ISA kernel, or one by one through attend_row for wide heads.
+void attend(const Kernels& kern, const AttendRows& a) {
+  if (a.head_dim <= kAttendMaxDim) return kern.attend(a);
+  for (int r = 0; r < a.rows; ++r)
+    attend_row(a.q + r * a.q_stride, a.k, a.v, a.kv_stride, a.n_keys + static_cast<std::int64_t>(r) * a.step,
+               a.head_dim, a.scale, a.out + r * a.out_stride);
 }
 
 }  // namespace
@@ -102,19 +114,33 @@ void attention_prefill(TensorView qkv, TensorView offsets, const AttentionShape&
     const std::int64_t l = off[b + 1] - off[b];
     pairs += l * (l + 1) / 2;
   }
-  // Row t costs O(t - start): dynamic scheduling evens out the causal triangle.
-#pragma omp parallel for schedule(dynamic, 8) if (pairs * q_width > kParallelWork)
+  const Kernels& kern = cpu_kernels();
+  // Item (t, h) is the block of rows [t, t + kAttendRows) of head h when t starts a block of its
+  // sequence, and nothing otherwise. A block costs O(t - start): dynamic scheduling evens out the
+  // causal triangle.
+#pragma omp parallel for schedule(dynamic, 4) if (pairs * q_width > kParallelWork)
   for (std::int64_t item = 0; item < items; ++item) {
     const std::int64_t t = item / n_heads;
     const std::int64_t h = item % n_heads;
-    const std::int64_t kvh = h / group;
     // The sequence holding row t: the last b with offsets[b] <= t (skips empty sequences).
     const std::int64_t b = std::upper_bound(off, off + n_seq + 1, static_cast<std::int32_t>(t)) - off - 1;
     const std::int64_t start = off[b];
-    const float* q = base + t * stride + h * head_dim;
-    const float* k = base + start * stride + q_width + kvh * head_dim;
-    const float* v = base + start * stride + q_width + kv_width + kvh * head_dim;
-    attend_row(q, k, v, stride, t - start + 1, head_dim, scale, o + t * q_width + h * head_dim);
+    if ((t - start) % kAttendRows != 0) continue;
+    const std::int64_t kvh = h / group;
+    AttendRows r;
+    r.q = base + t * stride + h * head_dim;
+    r.q_stride = stride;
+    r.k = base + start * stride + q_width + kvh * head_dim;
+    r.v = r.k + kv_width;
+    r.kv_stride = stride;
+    r.n_keys = t - start + 1;
+    r.step = 1;
+    r.rows = static_cast<int>(std::min<std::int64_t>(kAttendRows, off[b + 1] - t));
+    r.head_dim = head_dim;
+    r.scale = scale;
+    r.out = o + t * q_width + h * head_dim;
+    r.out_stride = q_width;
+    attend(kern, r);
   }
 }
 
@@ -181,7 +207,6 @@ void attention_decode(TensorView qkv, TensorView k_cache, TensorView v_cache, Te
   require(out.dtype == DType::F32 && out.shape.rank == 2 && out.dim(0) == qkv.dim(0) && out.dim(1) == q_width,
           "attention_decode", "out must be f32 [B, n_heads*head_dim], got " + out.shape.str());
   const std::int64_t n_rows = qkv.dim(0);
-  const int n_heads = a.n_heads;
   const int head_dim = a.head_dim;
   const int group = a.n_heads / a.n_kv_heads;
   const std::int64_t n_slots = k_cache.dim(0);
@@ -202,16 +227,34 @@ void attention_decode(TensorView qkv, TensorView k_cache, TensorView v_cache, Te
   auto* o = out.as<float>();                   // [B, q_width]
   const std::int64_t stride = qkv.dim(1);
   const float scale = a.scale;
-  const std::int64_t items = n_rows * n_heads;
+  const Kernels& kern = cpu_kernels();
+  // Item (b, g): the query heads of row b that share KV head g, up to kAttendRows at a time, over
+  // the same keys.
+  const std::int64_t items = n_rows * a.n_kv_heads;
   std::int64_t keys = 0;  // the work, to keep tiny batches off the thread pool
   for (std::int64_t b = 0; b < n_rows; ++b) keys += ln[b];
-#pragma omp parallel for schedule(dynamic, 4) if (keys * q_width > kParallelWork / 16)
+#pragma omp parallel for schedule(dynamic, 1) if (keys * q_width > kParallelWork / 16)
   for (std::int64_t item = 0; item < items; ++item) {
-    const std::int64_t b = item / n_heads;
-    const std::int64_t h = item % n_heads;
-    const std::int64_t slot = static_cast<std::int64_t>(sq[b]) * cap * kv_width + (h / group) * head_dim;
-    attend_row(q_base + b * stride + h * head_dim, kc + slot, vc + slot, kv_width, ln[b], head_dim, scale,
-               o + b * q_width + h * head_dim);
+    const std::int64_t b = item / a.n_kv_heads;
+    const std::int64_t g = item % a.n_kv_heads;
+    const std::int64_t slot = static_cast<std::int64_t>(sq[b]) * cap * kv_width + g * head_dim;
+    for (int h0 = 0; h0 < group; h0 += kAttendRows) {
+      const std::int64_t h = g * group + h0;
+      AttendRows r;
+      r.q = q_base + b * stride + h * head_dim;
+      r.q_stride = head_dim;
+      r.k = kc + slot;
+      r.v = vc + slot;
+      r.kv_stride = kv_width;
+      r.n_keys = ln[b];
+      r.step = 0;
+      r.rows = std::min(kAttendRows, group - h0);
+      r.head_dim = head_dim;
+      r.scale = scale;
+      r.out = o + b * q_width + h * head_dim;
+      r.out_stride = head_dim;
+      attend(kern, r);
+    }
   }
 }
 

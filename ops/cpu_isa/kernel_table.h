@@ -1,9 +1,12 @@
 // FERRY_KERNEL_TABLE(NAME, ISA): defines `const Kernels NAME` for an ISA file
 // (ops/cpu_isa/kernels_<isa>.cpp) from that file's templates dot_rows_t<T>, axpy_rows_t<T> and
-// to_f32_t<T> (ops/cpu_isa/kernels.h has their contracts). A macro, not a shared template: each
+// to_f32_t<T>, its vector type V for attend_t<V> (ops/cpu_isa/attend_impl.h) and the loops of
+// ops/cpu_isa/vec_math.h (ops/cpu_isa/kernels.h has their contracts). A macro, not a shared template: each
 // ISA file must instantiate its own code, which the linker may never merge with another file's.
 #pragma once
+#include "ops/cpu_isa/attend_impl.h"
 #include "ops/cpu_isa/kernels.h"
+#include "ops/cpu_isa/vec_math.h"
 
 #define FERRY_KERNEL_TABLE(NAME, ISA)                                                                      \
   namespace {                                                                                              \
@@ -24,5 +27,8 @@
     if (t == WType::F16) return to_f32_t<WType::F16>(src, n, dst);                                        \
     return to_f32_t<WType::BF16>(src, n, dst);                                                             \
   }                                                                                                        \
+  void attend(const AttendRows& a) { attend_t<V>(a); }                                                     \
+  void gelu_tanh(float* y, std::int64_t n) { gelu_tanh_loop(y, n); }                                       \
+  void silu_mul(const float* g, const float* u, std::int64_t n, float* y) { silu_mul_loop(g, u, n, y); }   \
   }                                                                                                        \
-  const Kernels NAME{ISA, dot_rows, axpy_rows, to_f32};
+  const Kernels NAME{ISA, dot_rows, axpy_rows, to_f32, attend, gelu_tanh, silu_mul};

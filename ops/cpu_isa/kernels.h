@@ -13,6 +13,30 @@ namespace ferry::ops::cpu {
 
 enum class WType : std::uint8_t { F32, F16, BF16 };
 
+// Rows and head dimension one Kernels::attend call takes at most (the callers split larger work,
+// and keep a scalar path for wider heads).
+constexpr int kAttendRows = 8;
+constexpr int kAttendMaxDim = 256;
+
+// Attention of `rows` query rows of one head (row r at q + r * q_stride) over keys j at
+// k + j * kv_stride and values at v + j * kv_stride: row r sees keys [0, n_keys + r * step)
+// (step 1: consecutive causal rows of one sequence; step 0: the query heads sharing one KV head in
+// decode), and out + r * out_stride = softmax_j(scale * q_r · k_j) v_j. f32 throughout.
+struct AttendRows {
+  const float* q;
+  std::int64_t q_stride;
+  const float* k;
+  const float* v;
+  std::int64_t kv_stride;
+  std::int64_t n_keys;
+  int step;
+  int rows;      // 1 .. kAttendRows
+  int head_dim;  // 1 .. kAttendMaxDim
+  float scale;
+  float* out;
+  std::int64_t out_stride;
+};
+
 struct Kernels {
   const char* isa;  // "generic", "avx2", "avx512"
   // y[i] = sum_j x[j] * w[(n0 + i) * k + j] for i in [0, rows): dot products with the rows of an
@@ -24,6 +48,12 @@ struct Kernels {
                     std::int64_t cols, float* y);
   // dst[i] = src[i] as f32, i in [0, n).
   void (*to_f32)(const void* src, WType t, std::int64_t n, float* dst);
+  // The online-softmax attention of AttendRows (ops/cpu_isa/attend_impl.h).
+  void (*attend)(const AttendRows& a);
+  // y[i] = gelu_tanh(y[i]), i in [0, n) (ops/cpu_isa/vec_math.h).
+  void (*gelu_tanh)(float* y, std::int64_t n);
+  // y[i] = silu(g[i]) * u[i], i in [0, n).
+  void (*silu_mul)(const float* g, const float* u, std::int64_t n, float* y);
 };
 
 extern const Kernels kGenericKernels;

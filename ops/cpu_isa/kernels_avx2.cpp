@@ -118,6 +118,24 @@ void to_f32_t(const void* src, std::int64_t n, float* dst) {
   for (; i < n; ++i) dst[i] = scalar<T>(src, i);
 }
 
+// The vector type of attend_t (ops/cpu_isa/attend_impl.h).
+struct V {
+  using vec = __m256;
+  static constexpr int L = 8;
+  static vec zero() { return _mm256_setzero_ps(); }
+  static vec set1(float x) { return _mm256_set1_ps(x); }
+  static vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static vec load_n(const float* p, int n) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes));
+  }
+  static void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
+  static vec fmadd(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
+  static vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }
+  static float hsum(vec v) { return ferry::ops::cpu::hsum(v); }
+};
+
 }  // namespace
 
 FERRY_KERNEL_TABLE(kAvx2Kernels, "avx2")

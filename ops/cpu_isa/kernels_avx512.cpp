@@ -120,6 +120,21 @@ void to_f32_t(const void* src, std::int64_t n, float* dst) {
   }
 }
 
+// The vector type of attend_t (ops/cpu_isa/attend_impl.h).
+struct V {
+  using vec = __m512;
+  static constexpr int L = 16;
+  static vec zero() { return _mm512_setzero_ps(); }
+  static vec set1(float x) { return _mm512_set1_ps(x); }
+  static vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static vec load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(tail_mask(n), p); }
+  static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
+  static vec fmadd(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
+  static vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
+  static float hsum(vec v) { return _mm512_reduce_add_ps(v); }
+};
+
 }  // namespace
 
 FERRY_KERNEL_TABLE(kAvx512Kernels, "avx512")

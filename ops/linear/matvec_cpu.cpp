@@ -15,12 +15,8 @@
 namespace ferry::ops::cpu::detail {
 namespace {
 
-// GELU (Hendrycks, Gimpel, "Gaussian Error Linear Units", 2016): exact erf form and its tanh
-// approximation (the one GPT-2 uses).
-inline float gelu_tanh(float x) {
-  constexpr float kSqrt2OverPi = 0.7978845608028654f;
-  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
-}
+// GELU (Hendrycks, Gimpel, "Gaussian Error Linear Units", 2016), exact erf form; the tanh
+// approximation GPT-2 uses is Kernels::gelu_tanh (vectorised, ops/cpu_isa/vec_math.h).
 inline float gelu_erf(float x) {
   constexpr float kInvSqrt2 = 0.7071067811865476f;
   return 0.5f * x * (1.0f + std::erf(x * kInvSqrt2));
@@ -63,7 +59,7 @@ void epilogue(float* y, std::int64_t n0, std::int64_t n, TensorView bias, Activa
     case Activation::None:
       return;
     case Activation::GeluTanh:
-      for (std::int64_t i = 0; i < n; ++i) y[i] = gelu_tanh(y[i]);
+      cpu_kernels().gelu_tanh(y, n);
       return;
     case Activation::GeluErf:
       for (std::int64_t i = 0; i < n; ++i) y[i] = gelu_erf(y[i]);
@@ -171,8 +167,7 @@ void matvec_swiglu(const float* x, TensorView w, float* out) {
       const std::int64_t m = std::min(kBlock, f1 - c);
       kern.dot_rows(x, w.data, t, k, c, m, g);
       kern.dot_rows(x, w.data, t, k, f + c, m, u);
-      // silu(g) * u, as ops/swiglu/swiglu_cpu.cpp rounds it
-      for (std::int64_t i = 0; i < m; ++i) out[c + i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+      kern.silu_mul(g, u, m, out + c);  // as ops/swiglu/swiglu_cpu.cpp rounds it
     }
   }
 }

@@ -17,6 +17,7 @@
 //                                  weights; activations may be rounded for the tensor cores)
 //   linear_residual, linear_swiglu as linear (residual + scale * ref linear; ref swiglu of it)
 //   activation                     CPU 1e-6 / 1e-5; CUDA 1e-5 / 1e-4 (fast intrinsics)
+//   the CPU kernels' vector exp    1e-6 relative to double (SiLU; GELU allowing for its argument)
 //   attention prefill / decode     CPU 1e-4 / 1e-4; CUDA 1e-3 / 1e-3
 //   attention_prefill_unfused      the same as attention prefill (same reference semantics)
 //   add                            exact on CPU; 1e-6 on CUDA (one f32 add)
@@ -291,6 +292,33 @@ OPS_TEST(Activation) {
     EXPECT_TRUE(close(d_x.read<float>(), x, kActivation));
     d_x.expect_guards("x");
   }
+}
+
+// Where the vectorised exp of the CPU kernels clamps and switches branches: large |x|, the limits
+// of f32's exp, tiny values and zero, for GELU and for SiLU * up.
+OPS_TEST(ActivationExtremes) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  const std::vector<float> x{-1e4f, -200.0f, -88.5f, -87.5f, -87.0f, -45.0f, -20.0f, -9.0f, -3.0f, -1e-3f, -1e-7f,
+                             0.0f,  1e-7f,   1e-3f,   3.0f,    9.0f,    20.0f,  45.0f,  87.5f, 88.5f, 200.0f, 1e4f};
+  const int n = static_cast<int>(x.size());
+  for (Activation act : {Activation::GeluTanh, Activation::GeluErf}) {
+    SCOPED_TRACE(activation_name(act));
+    auto v = x;
+    DevBuf d_x(v, DType::F32, {1, n});
+    activation(dev->s(), d_x.view(), act);
+    dev->s().synchronize();
+    ref::activation(host(v, DType::F32, {1, n}), act);
+    EXPECT_TRUE(close(d_x.read<float>(), v, kActivation));
+  }
+  std::vector<float> gu = x;  // gate = x, up = 1.5
+  gu.insert(gu.end(), x.size(), 1.5f);
+  DevBuf d_gu(gu, DType::F32, {1, 2 * n});
+  DevBuf d_out(DType::F32, {1, n});
+  swiglu(dev->s(), d_gu.view(), d_out.view());
+  dev->s().synchronize();
+  std::vector<float> want(x.size());
+  ref::swiglu(host(gu, DType::F32, {1, 2 * n}), host(want, DType::F32, {1, n}));
+  EXPECT_TRUE(close(d_out.read<float>(), want, kActivation)) << "swiglu";
 }
 
 // ---- add ---------------------------------------------------------------------------------------
@@ -770,6 +798,10 @@ OPS_TEST(AttentionGqa) {
   run_gqa(*dev, {70, 5, 261}, 1, 5, 16, 0.25f);
   run_gqa(*dev, {7}, 1, 5, 64, 0.015625f);  // Granite-style custom scale
   run_gqa(*dev, {1}, 3, 3, 32, 0.2f);
+  // More query heads per KV head than the CPU kernel's row block (8), and a head wider than it
+  // takes (256: the scalar path).
+  run_gqa(*dev, {20, 3}, 1, 9, 32, 0.17f);
+  run_gqa(*dev, {9, 2}, 2, 1, 264, 1.0f / std::sqrt(264.0f));
 }
 
 // The GPT-2 signatures equal the GQA overloads with n_kv = n_heads, scale 1/sqrt(D), bit for bit.
@@ -993,6 +1025,35 @@ OPS_TEST(SampleDistributionFollowsSoftmax) {
     }
   }
 }
+
+#if !FERRY_OPS_TEST_CUDA
+// The vectorised exp under SiLU and GELU (ops/cpu_isa/vec_math.h), tighter than the op bounds
+// above: against double precision, within 1e-6 relative (a few ulp) over its whole range (a 2e-4
+// error in one polynomial coefficient fails it; the op bounds let that pass).
+TEST_P(Cpu, VectorExpWithinUlpsOfDouble) {
+  const cpu::Kernels& kern = cpu::cpu_kernels();
+  std::vector<float> g, one;
+  for (float x = -86.0f; x <= 86.0f; x += 0.0371f) g.push_back(x);
+  one.assign(g.size(), 1.0f);
+  std::vector<float> y(g.size());
+  kern.silu_mul(g.data(), one.data(), static_cast<std::int64_t>(g.size()), y.data());
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const double want = g[i] / (1.0 + std::exp(-static_cast<double>(g[i])));
+    ASSERT_NEAR(y[i], want, 1e-6 * std::abs(want) + 1e-37) << "silu(" << g[i] << ")";
+  }
+  std::vector<float> x;
+  for (float v = -9.0f; v <= 9.0f; v += 0.0173f) x.push_back(v);
+  y = x;
+  kern.gelu_tanh(y.data(), static_cast<std::int64_t>(y.size()));
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double u = 0.7978845608028654 * (x[i] + 0.044715 * x[i] * x[i] * x[i]);
+    const double want = x[i] / (1.0 + std::exp(-2.0 * u));  // = 0.5 x (1 + tanh u), without its cancellation
+    // u itself is rounded to f32 in the kernel, an error exp(2u) multiplies by 2|u|.
+    const double rel = 1e-6 + 2.4e-7 * 2.0 * std::abs(u);
+    ASSERT_NEAR(y[i], want, rel * std::abs(want) + 1e-37) << "gelu_tanh(" << x[i] << ")";
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace ferry::ops::testing
