@@ -25,6 +25,9 @@ struct TensorInfo {
   std::string local;  // name of the pack tensor it fills ("attn.c_attn.weight", "qkv")
   Shape pack_shape;   // shape of that pack tensor (empty: the same as `shape`)
   std::int64_t row_offset = 0;
+  // The pack tensor is this [K, N] tensor transposed, pack_shape [N, K] (GPT-2's Conv1D weights:
+  // the NK layout's kernels are the faster on the CPU, docs/cpu-kernels.md). Whole tensors only.
+  bool transpose = false;
   const Shape& packed_shape() const { return pack_shape.rank == 0 ? shape : pack_shape; }
 };
 

@@ -1,7 +1,8 @@
 // GPT-2 (Radford et al. 2019): pre-LN transformer, x += attn(ln_1(x)); x += mlp(ln_2(x)); logits =
 // ln_f(x) · wte^T. Every residual add is fused into the LayerNorm that follows it, so a block's MLP
 // output ("delta") is added by the next block's ln_1 (or by ln_f). Tensors keep their Hugging Face
-// shapes (Conv1D weights [in, out]); the table is in gpt2_tensors.cpp.
+// names; the Conv1D weights [in, out] are packed transposed, [out, in], so every linear is NK (the
+// table is in gpt2_tensors.cpp).
 #include <cmath>
 
 #include "base/error.h"
@@ -68,7 +69,7 @@ class Gpt2Family final : public ModelFamily {
     ops::add_layernorm(s, ws.residual, ws.has_delta ? ws.delta : no_delta, w("ln_1.weight"), w("ln_1.bias"),
                        spec.norm_epsilon, ws.normed);
     // qkv = a · W_attn + b   [T, 3H]
-    ops::linear(s, ws.normed, w("attn.c_attn.weight"), ops::WeightLayout::KN, w("attn.c_attn.bias"),
+    ops::linear(s, ws.normed, w("attn.c_attn.weight"), ops::WeightLayout::NK, w("attn.c_attn.bias"),
                 ops::Activation::None, ws.qkv);
     ops::kv_append(s, ws.qkv, batch.seq, batch.pos, kv.k, kv.v);
     if (batch.decode)
@@ -76,13 +77,13 @@ class Gpt2Family final : public ModelFamily {
     else
       ops::attention_prefill(s, ws.qkv, batch.offsets, spec.num_heads, ws.attn);
     // x = x + attn · W_proj + b (the residual epilogue; ws.delta is its workspace); a = ln_2(x)
-    ops::linear_residual(s, ws.attn, w("attn.c_proj.weight"), ops::WeightLayout::KN, w("attn.c_proj.bias"), 1.0f,
+    ops::linear_residual(s, ws.attn, w("attn.c_proj.weight"), ops::WeightLayout::NK, w("attn.c_proj.bias"), 1.0f,
                          ws.delta, ws.residual);
     ops::add_layernorm(s, ws.residual, no_delta, w("ln_2.weight"), w("ln_2.bias"), spec.norm_epsilon, ws.normed);
     // fc = act(a · W_fc + b); x = x + fc · W_proj2 + b
-    ops::linear(s, ws.normed, w("mlp.c_fc.weight"), ops::WeightLayout::KN, w("mlp.c_fc.bias"), spec.activation,
+    ops::linear(s, ws.normed, w("mlp.c_fc.weight"), ops::WeightLayout::NK, w("mlp.c_fc.bias"), spec.activation,
                 ws.fc);
-    ops::linear_residual(s, ws.fc, w("mlp.c_proj.weight"), ops::WeightLayout::KN, w("mlp.c_proj.bias"), 1.0f,
+    ops::linear_residual(s, ws.fc, w("mlp.c_proj.weight"), ops::WeightLayout::NK, w("mlp.c_proj.bias"), 1.0f,
                          ws.delta, ws.residual);
     ws.has_delta = false;
   }

@@ -1,5 +1,6 @@
 // The tensor table of GPT-2 (the family of models/gpt2.cpp; Hugging Face names and shapes, Conv1D
-// weights [in, out]).
+// weights [in, out], which are packed transposed, [out, in]: the NK layout of ops::linear, whose
+// CPU kernels are the faster ones, docs/cpu-kernels.md).
 #include "models/weights.h"
 
 namespace ferry {
@@ -27,7 +28,13 @@ std::vector<TensorInfo> gpt2_tensors(const ModelSpec& spec) {
       {"mlp.c_proj.weight", {F, H}}, {"mlp.c_proj.bias", {H}},
   };
   for (int b = 0; b < spec.num_layers; ++b)
-    for (const auto& x : block) add("h." + std::to_string(b) + "." + x.local, x.shape, b + 1, x.local);
+    for (const auto& x : block) {
+      add("h." + std::to_string(b) + "." + x.local, x.shape, b + 1, x.local);
+      if (x.shape.rank == 2) {  // a Conv1D weight [in, out], packed [out, in]
+        t.back().transpose = true;
+        t.back().pack_shape = Shape{x.shape[1], x.shape[0]};
+      }
+    }
   return t;
 }
 

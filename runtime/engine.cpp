@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/sysinfo.h"
+#include "base/transpose.h"
 #include "base/um_counters.h"
 #include "memory/buffer.h"
 #include "models/family.h"
@@ -115,6 +117,19 @@ std::uint64_t Engine::moved_bytes(bool& measured) const {
 // whose queued work may still use the placement's buffers, the residency and the timeline.
 Engine::~Engine() { pipeline_.reset(); }
 
+namespace {
+
+// A [K, N] checkpoint tensor into its [N, K] pack tensor (TensorInfo::transpose), through a copy
+// of its own size.
+void read_transposed(WeightSource& source, const TensorInfo& t, DType wdt, std::size_t bytes, std::byte* dst) {
+  FERRY_CHECK(t.shape.rank == 2 && t.row_offset == 0, "transposed pack tensor " + t.name + " must be a whole matrix");
+  std::vector<std::byte> tmp(bytes);
+  source.read(t.name, t.shape, wdt, tmp.data());
+  transpose(tmp.data(), dst, t.shape[0], t.shape[1], dtype_size(wdt));
+}
+
+}  // namespace
+
 void Engine::load() {
   const auto t0 = Clock::now();
   std::unique_ptr<WeightSource> source = make_weight_source(spec_);
@@ -133,7 +148,11 @@ void Engine::load() {
       const PackedTensor& pt = layout.find(t.local);
       const std::size_t row_bytes = pt.bytes / static_cast<std::size_t>(std::max<std::int64_t>(pt.shape[0], 1));
       const std::size_t part = t.pack_shape.rank == 0 ? pt.bytes : static_cast<std::size_t>(t.shape[0]) * row_bytes;
-      source->read(t.name, t.shape, wdt, base + pt.offset + static_cast<std::size_t>(t.row_offset) * row_bytes);
+      std::byte* dst = base + pt.offset + static_cast<std::size_t>(t.row_offset) * row_bytes;
+      if (t.transpose)
+        read_transposed(*source, t, wdt, pt.bytes, dst);
+      else
+        source->read(t.name, t.shape, wdt, dst);
       bar.advance(part);
     }
     placement_->fill_end(p);

@@ -1,4 +1,4 @@
-// base/: dtype conversions, size and budget parsing, CPU streams and events, the CPU thread count.
+// base/: dtype conversions, transposes, size and budget parsing, CPU streams and events, the CPU thread count.
 #include <cblas.h>
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -21,6 +21,7 @@
 #include "base/cpu_backend.h"
 #include "base/dtype.h"
 #include "base/error.h"
+#include "base/transpose.h"
 #include "base/um_counters.h"
 #include "base/units.h"
 
@@ -276,6 +277,31 @@ TEST(UmCounters, WithoutADeviceTheyAreOffAndSayWhy) {
   EXPECT_FALSE(why.empty());
   EXPECT_FALSE(um_counters_enabled());
   EXPECT_EQ(um_counts().gpu_page_faults, 0u);
+}
+
+// Transposes of 4- and 2-byte elements, odd shapes and shapes past one 32 x 32 tile and the
+// threading threshold; every element is distinct, so a misplaced one shows.
+template <class T>
+void check_transpose(std::int64_t rows, std::int64_t cols) {
+  std::vector<T> src(static_cast<std::size_t>(rows * cols)), dst(src.size(), T{0});
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<T>(i + 1);
+  transpose(src.data(), dst.data(), rows, cols, sizeof(T));
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c)
+      ASSERT_EQ(dst[static_cast<std::size_t>(c * rows + r)], src[static_cast<std::size_t>(r * cols + c)])
+          << rows << " x " << cols << " at (" << r << ", " << c << ")";
+}
+
+TEST(Transpose, EveryElementLandsAtItsMirror) {
+  for (auto [r, c] : {std::pair<std::int64_t, std::int64_t>{1, 1}, {1, 7}, {7, 1}, {33, 65}, {64, 32}, {300, 257}}) {
+    check_transpose<std::uint32_t>(r, c);
+    check_transpose<std::uint16_t>(r, c);
+  }
+}
+
+TEST(Transpose, OtherElementSizesAreRefused) {
+  std::vector<std::uint8_t> a(4), b(4);
+  EXPECT_THROW(transpose(a.data(), b.data(), 2, 2, 1), InternalError);
 }
 
 }  // namespace
