@@ -3,7 +3,8 @@
 // `ferry run` is bounded by), then one row x W for ferry's decode shapes, every weight dtype and
 // every ISA path this CPU runs, then the memory read again. Each benchmark cycles through copies
 // of W that together are at least 4x the last-level cache, so the weights come from RAM as in
-// decode; then the prefill products (T = 64 and 512 rows through cpu::linear, GFLOP/s).
+// decode; then the prefill products (T = 64 and 512 rows through cpu::linear, GFLOP/s); then
+// attention, prefill and decode, per ISA path (bm_attention_prefill, bm_attention_decode).
 // Counters: GB/s (weight bytes read per second, 1e9) and of_bound (GB/s over the memory read
 // taken before the kernels; above 1.0 means the probe under-measured the machine, or it drifted:
 // the read after the kernels is printed beside it).
@@ -12,6 +13,7 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -122,6 +124,87 @@ void bm_linear(benchmark::State& st, Shape s, DType dt, std::int64_t rows) {
                                               benchmark::Counter::kIsRate);
 }
 
+// Attention on gpt2-large's geometry (20 heads of 64) and llama-800m's (12 query heads, 4 KV heads,
+// 128 wide), every ISA path. Prefill: one sequence of T tokens through cpu::attention_prefill
+// (pairs/s counts the causal (query, key) pairs of all heads). Decode: one row against a cache of
+// `depth` keys for each of 36 layers in turn, as a decode step reads them (GB/s: cache bytes read).
+struct AttnShape {
+  const char* name;
+  int heads, kv_heads, head_dim;
+};
+const AttnShape kAttnShapes[] = {{"gpt2-large", 20, 20, 64}, {"llama-800m", 12, 4, 128}};
+constexpr int kLayers = 36;
+
+ferry::ops::AttentionShape attention_shape(const AttnShape& a) {
+  return {a.heads, a.kv_heads, a.head_dim, 1.0f / std::sqrt(static_cast<float>(a.head_dim))};
+}
+
+void bm_attention_prefill(benchmark::State& st, AttnShape a, std::int64_t tokens, cpu::Isa isa) {
+  cpu::set_cpu_isa(isa);
+  const std::int64_t width = static_cast<std::int64_t>(a.heads + 2 * a.kv_heads) * a.head_dim;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> qkv(static_cast<std::size_t>(tokens * width)), out(static_cast<std::size_t>(tokens * a.heads * a.head_dim));
+  for (float& v : qkv) v = u(rng);
+  std::vector<std::int32_t> off{0, static_cast<std::int32_t>(tokens)};
+  const ferry::TensorView q(qkv.data(), DType::F32, ferry::Shape{tokens, width});
+  const ferry::TensorView o(out.data(), DType::F32, ferry::Shape{tokens, static_cast<std::int64_t>(a.heads) * a.head_dim});
+  const ferry::TensorView offsets(off.data(), DType::I32, ferry::Shape{2});
+  for (auto _ : st) {
+    cpu::attention_prefill(q, offsets, attention_shape(a), o);
+    benchmark::ClobberMemory();
+  }
+  const double pairs = static_cast<double>(tokens) * static_cast<double>(tokens + 1) / 2.0 * a.heads;
+  st.counters["pairs/s"] = benchmark::Counter(pairs * static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
+  st.SetLabel(cpu::isa_name(isa));
+}
+
+void bm_attention_decode(benchmark::State& st, AttnShape a, std::int64_t depth, cpu::Isa isa) {
+  cpu::set_cpu_isa(isa);
+  const std::int64_t kv_width = static_cast<std::int64_t>(a.kv_heads) * a.head_dim;
+  const std::int64_t width = static_cast<std::int64_t>(a.heads) * a.head_dim + 2 * kv_width;
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> qkv(static_cast<std::size_t>(width)), out(static_cast<std::size_t>(a.heads * a.head_dim));
+  for (float& v : qkv) v = u(rng);
+  const std::size_t layer = static_cast<std::size_t>(depth * kv_width);
+  std::vector<std::vector<float>> k(kLayers, std::vector<float>(layer)), v(kLayers, std::vector<float>(layer));
+  for (int l = 0; l < kLayers; ++l)
+    for (std::size_t i = 0; i < layer; ++i) {
+      k[l][i] = u(rng);
+      v[l][i] = u(rng);
+    }
+  std::int32_t seq = 0, len = static_cast<std::int32_t>(depth);
+  const ferry::Shape cs{1, depth, kv_width};
+  std::size_t i = 0;
+  for (auto _ : st) {
+    const std::size_t l = i++ % kLayers;
+    cpu::attention_decode(ferry::TensorView(qkv.data(), DType::F32, ferry::Shape{1, width}),
+                          ferry::TensorView(k[l].data(), DType::F32, cs), ferry::TensorView(v[l].data(), DType::F32, cs),
+                          ferry::TensorView(&seq, DType::I32, ferry::Shape{1}), ferry::TensorView(&len, DType::I32, ferry::Shape{1}),
+                          attention_shape(a), ferry::TensorView(out.data(), DType::F32, ferry::Shape{1, static_cast<std::int64_t>(a.heads) * a.head_dim}));
+    benchmark::ClobberMemory();
+  }
+  const double bytes = 2.0 * static_cast<double>(layer) * sizeof(float);
+  st.counters["GB/s"] = benchmark::Counter(bytes * static_cast<double>(st.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  st.SetLabel(cpu::isa_name(isa));
+}
+
+void register_attention() {
+  for (const AttnShape& a : kAttnShapes)
+    for (cpu::Isa isa : cpu::all_isas()) {
+      if (!cpu::isa_supported(isa)) continue;
+      for (std::int64_t t : {64, 512}) {
+        const std::string name = std::string("attention_prefill/") + a.name + "/T" + std::to_string(t) + "/" + cpu::isa_name(isa);
+        benchmark::RegisterBenchmark(name.c_str(), bm_attention_prefill, a, t, isa)->Unit(benchmark::kMillisecond)->UseRealTime();
+      }
+      for (std::int64_t depth : {64, 512, 2048}) {
+        const std::string name = std::string("attention_decode/") + a.name + "/depth" + std::to_string(depth) + "/" + cpu::isa_name(isa);
+        benchmark::RegisterBenchmark(name.c_str(), bm_attention_decode, a, depth, isa)->Unit(benchmark::kMicrosecond)->UseRealTime();
+      }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -153,6 +236,7 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark(name.c_str(), bm_linear, s, dt, rows)->Unit(benchmark::kMillisecond)->UseRealTime();
       }
   }
+  register_attention();
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());
   g_bound_bps = before;  // of_bound against the read before; the context records both

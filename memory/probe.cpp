@@ -253,10 +253,10 @@ std::string read_string(const nlohmann::json& j, const char* key, const std::str
 
 // Read bandwidth of RAM (bytes/s), the resident bound: `threads` threads (every core the run
 // computes with) read two buffers of max(n, 2 x LLC) bytes each, so that no pass is served from
-// the last-level cache, with the widest vector loads the CPU has (widest_sum) and 1, 4 and 16
-// sequential streams per thread in turn (kProbeStreams); the figure is the best of the three
-// medians. Which count a memory system serves best varies
-// (ferry issue 11 measured 15.5 GB/s with one stream and 17-22 GB/s with many on one VM; on
+// the last-level cache, with the widest vector loads the CPU has (widest_sum) and 1, 4, 8 and 16
+// sequential streams per thread in turn (kProbeStreams: 8 is what the NK decode kernel reads,
+// ops/cpu_isa/kernel_table.h); the figure is the best of the medians. Which count a memory system
+// serves best varies (ferry issue 11 measured 15.5 GB/s with one stream and 17-22 GB/s with many on one VM; on
 // another, one stream was fastest): a kernel walking weight rows reaches the best of them, so
 // a bound below it would let a run score above 1.0.
 double measure_memory_read(std::size_t n, int threads, int repeats, double& noise) {

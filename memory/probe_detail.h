@@ -11,10 +11,10 @@ namespace ferry {
 inline constexpr std::uint64_t kProbeMinBytes = std::uint64_t{1} << 20;  // smallest --bytes accepted
 inline constexpr std::size_t kProbeGranule = std::size_t{64} << 10;      // bytes are rounded up to this
 // The sequential streams per thread the CPU memory-read measurement tries (memory/probe.cpp).
-inline constexpr std::size_t kProbeStreams[] = {1, 4, 16};
+inline constexpr std::size_t kProbeStreams[] = {1, 4, 8, 16};
 
 // The CPU memory-read figure (ProbeResult::device_bps): `threads` threads read two buffers of
-// max(n, 2 x LLC) bytes, 1, 4 and 16 streams each, `repeats` times; the best median (bytes/s).
+// max(n, 2 x LLC) bytes, 1, 4, 8 and 16 streams each, `repeats` times; the best median (bytes/s).
 // noise is raised to the spread seen. bench/kernels_bench.cpp measures its kernels against it.
 double measure_memory_read(std::size_t n, int threads, int repeats, double& noise);
 

@@ -79,6 +79,21 @@ struct RowState {
   alignas(64) float q[kAttendMaxDim];  // the query row, zero-padded
 };
 
+// Asks for the key and value rows of the block after j0 (every cache line of their d floats): in
+// decode the cache rows are far apart (a row of all heads between them), so the prefetchers, which
+// stop at page boundaries, do not fetch them ahead, and each block would wait on memory.
+inline void prefetch_block(const AttendRows& a, std::int64_t j0, std::int64_t n_max) {
+  const std::int64_t n = std::min<std::int64_t>(kKeyBlock, n_max - j0);
+  for (std::int64_t j = 0; j < n; ++j) {
+    const float* k = a.k + (j0 + j) * a.kv_stride;
+    const float* v = a.v + (j0 + j) * a.kv_stride;
+    for (int i = 0; i < a.head_dim; i += 16) {
+      __builtin_prefetch(k + i);
+      __builtin_prefetch(v + i);
+    }
+  }
+}
+
 template <class V>
 void attend_t(const AttendRows& a) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -98,6 +113,7 @@ void attend_t(const AttendRows& a) {
   alignas(64) float p[kKeyBlock];
   for (std::int64_t j0 = 0; j0 < n_max; j0 += kKeyBlock) {
     const float* kb = a.k + j0 * a.kv_stride;
+    if (j0 + kKeyBlock < n_max) prefetch_block(a, j0 + kKeyBlock, n_max);
     for (int r = 0; r < a.rows; ++r) {
       const std::int64_t n = std::min<std::int64_t>(kKeyBlock, a.n_keys + static_cast<std::int64_t>(r) * a.step - j0);
       if (n <= 0) continue;

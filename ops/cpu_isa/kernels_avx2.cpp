@@ -70,12 +70,32 @@ float dot1(const float* x, const void* w, std::int64_t k, std::int64_t row) {
   return hsum(_mm256_add_ps(a, b));
 }
 
+// N dot products at once, rows r[0..N) of w: N weight streams, x loaded once for all of them.
+template <WType T, int N>
+void dot_n(const float* x, const void* w, std::int64_t k, const std::int64_t* r, float* y) {
+  const char* p[N];
+  __m256 a[N];
+  for (int i = 0; i < N; ++i) {
+    p[i] = row_ptr<T>(w, r[i] * k);
+    a[i] = _mm256_setzero_ps();
+  }
+  std::int64_t j = 0;
+  for (; j + 8 <= k; j += 8) {
+    const __m256 xv = _mm256_loadu_ps(x + j);
+    for (int i = 0; i < N; ++i) a[i] = _mm256_fmadd_ps(load8<T>(p[i], j), xv, a[i]);
+  }
+  if (j < k) {
+    const __m256 xv = load8_tail<WType::F32>(x, j, k - j);
+    for (int i = 0; i < N; ++i) a[i] = _mm256_fmadd_ps(load8_tail<T>(p[i], j, k - j), xv, a[i]);
+  }
+  for (int i = 0; i < N; ++i) y[i] = hsum(a[i]);
+}
+
 template <WType T>
 void dot_rows_t(const float* x, const void* w, std::int64_t k, std::int64_t n0, std::int64_t rows, float* y) {
-  // One row after the other: the rows of [n0, n0 + rows) are contiguous, so this is one sequential
-  // stream, which the prefetchers follow best (four rows side by side, four short streams, read
-  // 30-45% slower here: bench/results/cpu/kernels).
-  for (std::int64_t r = 0; r < rows; ++r) y[r] = dot1<T>(x, w, k, n0 + r);
+  dot_rows_in_parts<kDotParts>(
+      n0, rows, y, [&](const std::int64_t* idx, float* out) { dot_n<T, kDotParts>(x, w, k, idx, out); },
+      [&](std::int64_t r) { return dot1<T>(x, w, k, r); });
 }
 
 template <WType T>

@@ -58,12 +58,33 @@ float dot1(const float* x, const void* w, std::int64_t k, std::int64_t row) {
   return _mm512_reduce_add_ps(_mm512_add_ps(a, b));
 }
 
+// N dot products at once, rows r[0..N) of w: N weight streams, x loaded once for all of them.
+template <WType T, int N>
+void dot_n(const float* x, const void* w, std::int64_t k, const std::int64_t* r, float* y) {
+  const char* p[N];
+  __m512 a[N];
+  for (int i = 0; i < N; ++i) {
+    p[i] = row_ptr<T>(w, r[i] * k);
+    a[i] = _mm512_setzero_ps();
+  }
+  std::int64_t j = 0;
+  for (; j + 16 <= k; j += 16) {
+    const __m512 xv = _mm512_loadu_ps(x + j);
+    for (int i = 0; i < N; ++i) a[i] = _mm512_fmadd_ps(load16<T>(p[i], j), xv, a[i]);
+  }
+  if (j < k) {
+    const __mmask16 m = tail_mask(k - j);
+    const __m512 xv = _mm512_maskz_loadu_ps(m, x + j);
+    for (int i = 0; i < N; ++i) a[i] = _mm512_fmadd_ps(load16_masked<T>(p[i], j, m), xv, a[i]);
+  }
+  for (int i = 0; i < N; ++i) y[i] = _mm512_reduce_add_ps(a[i]);
+}
+
 template <WType T>
 void dot_rows_t(const float* x, const void* w, std::int64_t k, std::int64_t n0, std::int64_t rows, float* y) {
-  // One row after the other: the rows of [n0, n0 + rows) are contiguous, so this is one sequential
-  // stream, which the prefetchers follow best (four rows side by side, four short streams, read
-  // 30-45% slower here: bench/results/cpu/kernels).
-  for (std::int64_t r = 0; r < rows; ++r) y[r] = dot1<T>(x, w, k, n0 + r);
+  dot_rows_in_parts<kDotParts>(
+      n0, rows, y, [&](const std::int64_t* idx, float* out) { dot_n<T, kDotParts>(x, w, k, idx, out); },
+      [&](std::int64_t r) { return dot1<T>(x, w, k, r); });
 }
 
 // y[j] += x[i] w[i, n0 + j], four rows of w per pass over y (four weight streams; y is read and
