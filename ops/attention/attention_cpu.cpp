@@ -7,6 +7,8 @@
 // allocation. The vectorised kernel of the CPU's ISA (Kernels::attend, ops/cpu_isa/attend_impl.h)
 // takes blocks of up to kAttendRows query rows of one head; heads wider than kAttendMaxDim use the
 // scalar attend_row below. Work is split over (row block, head) with OpenMP.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -69,9 +71,31 @@ void require(bool cond, const char* op, const std::string& what) {
 // Runs a.rows rows through the ISA kernel, or one by one through attend_row for wide heads.
 void attend(const Kernels& kern, const AttendRows& a) {
   if (a.head_dim <= kAttendMaxDim) return kern.attend(a);
-  for (int r = 0; r < a.rows; ++r)
-    attend_row(a.q + r * a.q_stride, a.k, a.v, a.kv_stride, a.n_keys + static_cast<std::int64_t>(r) * a.step,
-               a.head_dim, a.scale, a.out + r * a.out_stride);
+  for (int r = 0; r < a.rows; ++r) {
+    const std::int64_t head = static_cast<std::int64_t>(r / a.kv_group) * a.head_dim;
+    attend_row(a.q + r * a.q_stride, a.k + head, a.v + head, a.kv_stride,
+               a.n_keys + static_cast<std::int64_t>(r) * a.step, a.head_dim, a.scale, a.out + r * a.out_stride);
+  }
+}
+
+// How decode splits the query heads of a row over the threads: items of `groups` consecutive KV
+// heads (their query heads side by side in one kernel call, reading the cache rows' contiguous
+// KV slices), `parts` items per row. As wide as a kernel call takes (kAttendRows query heads),
+// but with enough items for every thread when the batch is small, in a multiple of the threads.
+struct DecodeSplit {
+  int groups;
+  int parts;
+};
+
+DecodeSplit decode_split(std::int64_t n_rows, int n_kv_heads, int group) {
+  const int per_call = std::max(1, kAttendRows / group);  // KV heads per kernel call
+  int parts = (n_kv_heads + per_call - 1) / per_call;
+  const int threads = omp_get_max_threads();
+  if (n_rows * parts < threads) parts = static_cast<int>((threads + n_rows - 1) / n_rows);
+  else if (n_rows == 1) parts = (parts + threads - 1) / threads * threads;
+  parts = std::min(parts, n_kv_heads);
+  const int groups = (n_kv_heads + parts - 1) / parts;
+  return {groups, (n_kv_heads + groups - 1) / groups};
 }
 
 }  // namespace
@@ -135,6 +159,7 @@ void attention_prefill(TensorView qkv, TensorView offsets, const AttentionShape&
     r.kv_stride = stride;
     r.n_keys = t - start + 1;
     r.step = 1;
+    r.kv_group = kAttendRows;  // every row on KV head kvh
     r.rows = static_cast<int>(std::min<std::int64_t>(kAttendRows, off[b + 1] - t));
     r.head_dim = head_dim;
     r.scale = scale;
@@ -228,30 +253,32 @@ void attention_decode(TensorView qkv, TensorView k_cache, TensorView v_cache, Te
   const std::int64_t stride = qkv.dim(1);
   const float scale = a.scale;
   const Kernels& kern = cpu_kernels();
-  // Item (b, g): the query heads of row b that share KV head g, up to kAttendRows at a time, over
-  // the same keys.
-  const std::int64_t items = n_rows * a.n_kv_heads;
+  const DecodeSplit split = decode_split(n_rows, a.n_kv_heads, group);
+  const std::int64_t items = n_rows * split.parts;
   std::int64_t keys = 0;  // the work, to keep tiny batches off the thread pool
   for (std::int64_t b = 0; b < n_rows; ++b) keys += ln[b];
 #pragma omp parallel for schedule(dynamic, 1) if (keys * q_width > kParallelWork / 16)
   for (std::int64_t item = 0; item < items; ++item) {
-    const std::int64_t b = item / a.n_kv_heads;
-    const std::int64_t g = item % a.n_kv_heads;
-    const std::int64_t slot = static_cast<std::int64_t>(sq[b]) * cap * kv_width + g * head_dim;
-    for (int h0 = 0; h0 < group; h0 += kAttendRows) {
-      const std::int64_t h = g * group + h0;
+    const std::int64_t b = item / split.parts;
+    const int g0 = static_cast<int>(item % split.parts) * split.groups;  // first KV head of the item
+    const int g1 = std::min(a.n_kv_heads, g0 + split.groups);
+    const std::int64_t slot = static_cast<std::int64_t>(sq[b]) * cap * kv_width;
+    // Calls of up to kAttendRows query heads: whole KV groups, or a part of one wider group.
+    for (int h0 = g0 * group; h0 < g1 * group; h0 += std::min(kAttendRows, group * (g1 - g0))) {
+      const int rows = std::min({kAttendRows, g1 * group - h0, group * (g1 - g0)});
       AttendRows r;
-      r.q = q_base + b * stride + h * head_dim;
+      r.q = q_base + b * stride + static_cast<std::int64_t>(h0) * head_dim;
       r.q_stride = head_dim;
-      r.k = kc + slot;
-      r.v = vc + slot;
+      r.k = kc + slot + static_cast<std::int64_t>(h0 / group) * head_dim;
+      r.v = vc + slot + static_cast<std::int64_t>(h0 / group) * head_dim;
       r.kv_stride = kv_width;
       r.n_keys = ln[b];
       r.step = 0;
-      r.rows = std::min(kAttendRows, group - h0);
+      r.kv_group = group;
+      r.rows = rows;
       r.head_dim = head_dim;
       r.scale = scale;
-      r.out = o + b * q_width + h * head_dim;
+      r.out = o + b * q_width + static_cast<std::int64_t>(h0) * head_dim;
       r.out_stride = head_dim;
       attend(kern, r);
     }

@@ -9,7 +9,8 @@
 // blocked as in FlashAttention (Dao et al., 2022): keys go by in blocks of kKeyBlock; for each row
 // the block's scores (dot products along the head dimension, L lanes at a time), their maximum, one
 // vectorised exp over the block, and the accumulator rescaled once per block, not once per key.
-// The rows of a call share each key block while it is in L1.
+// The rows of a call share each key block while it is in L1: one KV head in prefill, the KV heads
+// of several query heads side by side in decode.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -84,10 +85,11 @@ struct RowState {
 // stop at page boundaries, do not fetch them ahead, and each block would wait on memory.
 inline void prefetch_block(const AttendRows& a, std::int64_t j0, std::int64_t n_max) {
   const std::int64_t n = std::min<std::int64_t>(kKeyBlock, n_max - j0);
+  const int width = ((a.rows - 1) / a.kv_group + 1) * a.head_dim;  // the KV heads of the rows, side by side
   for (std::int64_t j = 0; j < n; ++j) {
     const float* k = a.k + (j0 + j) * a.kv_stride;
     const float* v = a.v + (j0 + j) * a.kv_stride;
-    for (int i = 0; i < a.head_dim; i += 16) {
+    for (int i = 0; i < width; i += 16) {
       __builtin_prefetch(k + i);
       __builtin_prefetch(v + i);
     }
@@ -112,11 +114,12 @@ void attend_t(const AttendRows& a) {
   alignas(64) float s[kKeyBlock];
   alignas(64) float p[kKeyBlock];
   for (std::int64_t j0 = 0; j0 < n_max; j0 += kKeyBlock) {
-    const float* kb = a.k + j0 * a.kv_stride;
     if (j0 + kKeyBlock < n_max) prefetch_block(a, j0 + kKeyBlock, n_max);
     for (int r = 0; r < a.rows; ++r) {
       const std::int64_t n = std::min<std::int64_t>(kKeyBlock, a.n_keys + static_cast<std::int64_t>(r) * a.step - j0);
       if (n <= 0) continue;
+      const std::int64_t head = static_cast<std::int64_t>(r / a.kv_group) * d;
+      const float* kb = a.k + j0 * a.kv_stride + head;
       RowState& rs = st[r];
       float bm = kNegInf;
       for (std::int64_t j = 0; j < n; ++j) {
@@ -127,7 +130,7 @@ void attend_t(const AttendRows& a) {
       const float c = exp_nonpos(rs.m - m);  // 0 on the first block (m was -inf)
       rs.l = rs.l * c + exp_shifted(s, m, n, p);
       rs.m = m;
-      attend_pv<V>(rs.acc, c, p, a.v + j0 * a.kv_stride, a.kv_stride, n, d);
+      attend_pv<V>(rs.acc, c, p, a.v + j0 * a.kv_stride + head, a.kv_stride, n, d);
     }
   }
   for (int r = 0; r < a.rows; ++r) {

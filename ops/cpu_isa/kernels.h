@@ -18,10 +18,12 @@ enum class WType : std::uint8_t { F32, F16, BF16 };
 constexpr int kAttendRows = 8;
 constexpr int kAttendMaxDim = 256;
 
-// Attention of `rows` query rows of one head (row r at q + r * q_stride) over keys j at
-// k + j * kv_stride and values at v + j * kv_stride: row r sees keys [0, n_keys + r * step)
-// (step 1: consecutive causal rows of one sequence; step 0: the query heads sharing one KV head in
-// decode), and out + r * out_stride = softmax_j(scale * q_r · k_j) v_j. f32 throughout.
+// Attention of `rows` query rows (row r at q + r * q_stride) over keys j at
+// k + j * kv_stride + g * head_dim and values at v + j * kv_stride + g * head_dim, g = r / kv_group
+// (the row's KV head, counted from the first): row r sees keys [0, n_keys + r * step) (step 1:
+// consecutive causal rows of one head of a sequence, kv_group >= rows; step 0: decode, the query
+// heads of one row, kv_group of them per KV head), and out + r * out_stride =
+// softmax_j(scale * q_r · k_j) v_j. f32 throughout.
 struct AttendRows {
   const float* q;
   std::int64_t q_stride;
@@ -30,6 +32,7 @@ struct AttendRows {
   std::int64_t kv_stride;
   std::int64_t n_keys;
   int step;
+  int kv_group;  // >= 1
   int rows;      // 1 .. kAttendRows
   int head_dim;  // 1 .. kAttendMaxDim
   float scale;
