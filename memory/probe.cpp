@@ -68,7 +68,7 @@ std::uint64_t sum_words(const std::uint64_t* p, std::size_t n) {
 // target attribute) and called only where __builtin_cpu_supports finds it. The width matters: a
 // core keeps a bounded number of loads in flight, so 16-byte loads leave lines unrequested that
 // 64-byte ones fetch, and the SSE2 sum measured 25-35% below what ferry's AVX-512 kernels read on
-// the same machine (bench/results/cpu/kernels).
+// the same machine (bench/results/cpu/kernels-epyc).
 __attribute__((target("avx2"))) std::uint64_t sum_words_avx2(const std::uint64_t* p, std::size_t n) {
   __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
   std::size_t i = 0;

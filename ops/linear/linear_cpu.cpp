@@ -57,7 +57,7 @@ void widen(const std::byte* src, WType t, std::size_t es, std::int64_t count, fl
 // rows of w, contiguous in memory (read once, one stream per thread): for NK, rows of w are output
 // columns, so a band is a column block of y; for KN, rows of w are a slice of K, so a band adds
 // x[:, k0:k1] · w[k0:k1, :] into all of y. (Column blocks of a KN weight, a short run from every
-// row, widened slower: bench/results/cpu/kernels, prefill/*.)
+// row, widened slower: bench/results/cpu/kernels-epyc, prefill/*.)
 void gemm_widened(const char* op, const float* x, std::int64_t m, std::int64_t k, TensorView w, bool kn, std::int64_t n,
                   float* y, Scratch scratch) {
   const std::int64_t row_len = kn ? n : k;  // elements per row of w

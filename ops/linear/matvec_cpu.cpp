@@ -1,6 +1,7 @@
 // The matrix-vector product of decode (one row of activations against a weight matrix): memory
 // bound, so its job is to keep every core reading weights at the memory's bandwidth, each thread
-// one sequential stream through its own contiguous band of the weight (see matvec_kn/matvec_nk).
+// through its own contiguous band of the weight, with several sequential streams in flight (see
+// matvec_kn/matvec_nk).
 #include <omp.h>
 
 #include <algorithm>
@@ -85,10 +86,11 @@ std::int64_t split16(std::int64_t n, std::int64_t i, std::int64_t threads) {
 }
 
 // KN (w[K, N], row-major): each thread takes a contiguous band of rows (walked four rows at a time
-// by the kernel; one row at a time measured slower), accumulates x[k0:k1] · w[k0:k1, :] into its own partial row in the scratch, and after a barrier
-// every thread sums the partials over its share of the columns and applies the epilogue. Splitting
-// the columns instead gives each thread a strided read (part of every row), which the
-// prefetchers, stopping at page boundaries, follow worse (bench/results/cpu/kernels).
+// by the kernel; one row at a time measured slower), accumulates x[k0:k1] · w[k0:k1, :] into its
+// own partial row in the scratch, and after a barrier every thread sums the partials over its
+// share of the columns and applies the epilogue. Splitting the columns instead gives each thread a
+// strided read (part of every row), which the prefetchers, stopping at page boundaries, follow
+// worse (bench/results/cpu/kernels-epyc).
 void matvec_kn(const Kernels& kern, const float* x, const std::byte* wp, WType t, std::size_t es, std::int64_t k,
                std::int64_t n, const MatvecOut& out, float* partials, bool parallel) {
 #pragma omp parallel if (parallel)
@@ -115,7 +117,8 @@ void matvec_kn(const Kernels& kern, const float* x, const std::byte* wp, WType t
 }
 
 // NK (w[N, K]): each thread takes a contiguous band of output rows, which is a contiguous band of
-// the weight: one sequential stream, row after row, the epilogue on each block while it is hot.
+// the weight, read by the kernel in 8 parts side by side (ops/cpu_isa/kernel_table.h), the
+// epilogue on each block while it is hot.
 void matvec_nk(const Kernels& kern, const float* x, const void* wp, WType t, std::int64_t k, std::int64_t n,
                const MatvecOut& out, bool parallel) {
 #pragma omp parallel if (parallel)
