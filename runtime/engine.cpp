@@ -119,11 +119,13 @@ Engine::~Engine() { pipeline_.reset(); }
 
 namespace {
 
-// A [K, N] checkpoint tensor into its [N, K] pack tensor (TensorInfo::transpose), through a copy
-// of its own size.
-void read_transposed(WeightSource& source, const TensorInfo& t, DType wdt, std::size_t bytes, std::byte* dst) {
+// A [K, N] checkpoint tensor into its [N, K] pack tensor (TensorInfo::transpose), through `tmp`,
+// one buffer for the whole load, grown to the largest such tensor: a buffer per tensor, each
+// freed at once, piled up under ASan's quarantine (MemoryOutside's peak-RSS test).
+void read_transposed(WeightSource& source, const TensorInfo& t, DType wdt, std::size_t bytes, std::byte* dst,
+                     std::vector<std::byte>& tmp) {
   FERRY_CHECK(t.shape.rank == 2 && t.row_offset == 0, "transposed pack tensor " + t.name + " must be a whole matrix");
-  std::vector<std::byte> tmp(bytes);
+  if (tmp.size() < bytes) tmp.resize(bytes);
   source.read(t.name, t.shape, wdt, tmp.data());
   transpose(tmp.data(), dst, t.shape[0], t.shape[1], dtype_size(wdt));
 }
@@ -139,6 +141,7 @@ void Engine::load() {
   std::uint64_t total = 0;
   for (const PackLayout& l : layouts_) total += l.used_bytes();
   Progress bar("loading " + spec_.name, total, cfg_.progress);
+  std::vector<std::byte> transpose_tmp;
   for (int p = 0; p < static_cast<int>(layouts_.size()); ++p) {
     const PackLayout& layout = layouts_[static_cast<std::size_t>(p)];
     std::byte* base = placement_->fill_begin(p);
@@ -150,7 +153,7 @@ void Engine::load() {
       const std::size_t part = t.pack_shape.rank == 0 ? pt.bytes : static_cast<std::size_t>(t.shape[0]) * row_bytes;
       std::byte* dst = base + pt.offset + static_cast<std::size_t>(t.row_offset) * row_bytes;
       if (t.transpose)
-        read_transposed(*source, t, wdt, pt.bytes, dst);
+        read_transposed(*source, t, wdt, pt.bytes, dst, transpose_tmp);
       else
         source->read(t.name, t.shape, wdt, dst);
       bar.advance(part);
