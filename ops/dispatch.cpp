@@ -56,6 +56,8 @@ const char* activation_name(Activation a) {
       return "gelu_tanh";
     case Activation::GeluErf:
       return "gelu";
+    case Activation::Tanh:
+      return "tanh";
   }
   return "unknown";
 }
@@ -158,6 +160,18 @@ void attention_prefill_unfused(Stream& s, TensorView qkv, TensorView offsets, in
     return;
   }
   FERRY_OPS_CUDA_CALL(attention_prefill_unfused, qkv, offsets, n_heads, scores, out);
+}
+
+void attention_prefill_unfused(Stream& s, TensorView qkv, TensorView offsets, TensorView key_len,
+                               const AttentionShape& a, TensorView scores, TensorView out) {
+  check::attention_prefill_unfused(s.device(), qkv, offsets, key_len, a, scores, out);
+  if (s.device() == DeviceKind::CPU) {
+    enqueue_cpu(s, "attention_prefill_unfused", [=] {
+      cpu::attention_prefill_unfused(qkv, offsets, key_len, a, scores, out);
+    });
+    return;
+  }
+  FERRY_OPS_CUDA_CALL(attention_prefill_unfused, qkv, offsets, key_len, a, scores, out);
 }
 
 void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache) {

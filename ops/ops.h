@@ -15,8 +15,8 @@
 
 namespace ferry::ops {
 
-enum class Activation : std::uint8_t { None, GeluTanh, GeluErf };
-const char* activation_name(Activation a);  // "none", "gelu_tanh", "gelu"
+enum class Activation : std::uint8_t { None, GeluTanh, GeluErf, Tanh };
+const char* activation_name(Activation a);  // "none", "gelu_tanh", "gelu", "tanh"
 
 // How a weight matrix is stored.
 //   KN: w[K, N], y = x w      (Hugging Face GPT-2 Conv1D layout)
@@ -121,6 +121,7 @@ struct AttentionShape {
   int n_kv_heads;
   int head_dim;
   float scale;
+  bool causal = true;
 };
 
 // Rotary position embedding parameters (Hugging Face's rotate-half convention).
@@ -158,6 +159,8 @@ void kv_append(Stream& s, TensorView qkv, TensorView seq, TensorView pos, Tensor
                const AttentionShape& a);
 void attention_decode(Stream& s, TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq,
                       TensorView len, const AttentionShape& a, TensorView out);
+void attention_prefill_unfused(Stream& s, TensorView qkv, TensorView offsets, TensorView key_len,
+                               const AttentionShape& a, TensorView scores, TensorView out);
 
 struct SamplingParams {
   bool greedy = true;        // argmax (lowest index wins ties); ignores the rest

@@ -14,6 +14,7 @@ void add(TensorView x, TensorView y);
 void logits(TensorView x, TensorView wte, TensorView out);
 void attention_prefill(TensorView qkv, TensorView offsets, int n_heads, TensorView out);
 void attention_prefill_unfused(TensorView qkv, TensorView offsets, int n_heads, TensorView scores, TensorView out);
+void attention_prefill_unfused(TensorView qkv, TensorView offsets, TensorView key_len, const AttentionShape& a, TensorView scores, TensorView out);
 void kv_append(TensorView qkv, TensorView seq, TensorView pos, TensorView k_cache, TensorView v_cache);
 void attention_decode(TensorView qkv, TensorView k_cache, TensorView v_cache, TensorView seq, TensorView len, int n_heads, TensorView out);
 void add_rmsnorm(TensorView residual, TensorView delta, float delta_scale, TensorView gamma, float eps, TensorView out);

@@ -199,6 +199,18 @@ void attention_prefill_unfused(DeviceKind /*dev*/, const TensorView& qkv, const 
   c.require(scores.dim(1) == scores.dim(2), "scores must be [n_heads, max_len, max_len] (square per head)");
 }
 
+void attention_prefill_unfused(DeviceKind dev, const TensorView& qkv, const TensorView& offsets, const TensorView& key_len,
+                               const AttentionShape& a, const TensorView& scores, const TensorView& out) {
+  attention_prefill_unfused(dev, qkv, offsets, a.n_heads, scores, out);
+  const OpCheck c("attention_prefill_unfused", {{"qkv", &qkv}, {"key_len", &key_len}});
+  c.require(a.n_kv_heads == a.n_heads, "the unfused path has no grouped-query heads (n_kv_heads must equal n_heads)");
+  c.require(static_cast<std::int64_t>(a.n_heads) * a.head_dim == qkv.dim(1) / 3, "n_heads * head_dim must be H");
+  if (!key_len.present()) return;
+  c.tensor(key_len, "key_len", 1);
+  c.dtype(key_len, "key_len", DType::I32);
+  c.require(key_len.dim(0) == offsets.dim(0) - 1, "key_len must be [B], one length a sequence");
+}
+
 void kv_append(DeviceKind /*dev*/, const TensorView& qkv, const TensorView& seq, const TensorView& pos,
                const TensorView& k_cache, const TensorView& v_cache) {
   const OpCheck c("kv_append",

@@ -31,6 +31,9 @@ void attention_prefill(DeviceKind dev, const TensorView& qkv, const TensorView& 
                        const TensorView& out);
 void attention_prefill_unfused(DeviceKind dev, const TensorView& qkv, const TensorView& offsets, int n_heads,
                                const TensorView& scores, const TensorView& out);
+// The masked overload: n_kv_heads == n_heads, key_len [B] i32 when present.
+void attention_prefill_unfused(DeviceKind dev, const TensorView& qkv, const TensorView& offsets, const TensorView& key_len,
+                               const AttentionShape& a, const TensorView& scores, const TensorView& out);
 void kv_append(DeviceKind dev, const TensorView& qkv, const TensorView& seq, const TensorView& pos,
                const TensorView& k_cache, const TensorView& v_cache);
 void attention_decode(DeviceKind dev, const TensorView& qkv, const TensorView& k_cache, const TensorView& v_cache,

@@ -1,4 +1,4 @@
-// CPU attention (f32): causal prefill over nested sequences, KV-cache append, and decode.
+// CPU attention (f32): causal (or bidirectional, a.causal false) prefill over nested sequences, KV-cache append, and decode.
 //
 // Both attentions use the online softmax of Milakov & Gimelshein ("Online normalizer calculation for
 // softmax", 2018) as in FlashAttention (Dao et al., 2022): one pass over the keys keeps a running
@@ -136,7 +136,7 @@ void attention_prefill(TensorView qkv, TensorView offsets, const AttentionShape&
   std::int64_t pairs = 0;  // (query, key) pairs: the work, to keep tiny batches off the thread pool
   for (std::int64_t b = 0; b < n_seq; ++b) {
     const std::int64_t l = off[b + 1] - off[b];
-    pairs += l * (l + 1) / 2;
+    pairs += a.causal ? l * (l + 1) / 2 : l * l;
   }
   const Kernels& kern = cpu_kernels();
   // Item (t, h) is the block of rows [t, t + kAttendRows) of head h when t starts a block of its
@@ -157,8 +157,9 @@ void attention_prefill(TensorView qkv, TensorView offsets, const AttentionShape&
     r.k = base + start * stride + q_width + kvh * head_dim;
     r.v = r.k + kv_width;
     r.kv_stride = stride;
-    r.n_keys = t - start + 1;
-    r.step = 1;
+    // Causal: row t + i sees keys start .. t + i. Bidirectional (encoders): every row the whole sequence.
+    r.n_keys = a.causal ? t - start + 1 : off[b + 1] - start;
+    r.step = a.causal ? 1 : 0;
     r.kv_group = kAttendRows;  // every row on KV head kvh
     r.rows = static_cast<int>(std::min<std::int64_t>(kAttendRows, off[b + 1] - t));
     r.head_dim = head_dim;

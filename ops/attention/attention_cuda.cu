@@ -1,4 +1,4 @@
-// CUDA attention: causal prefill over nested sequences, KV-cache append, and decode attention.
+// CUDA attention: causal (or, for encoders, bidirectional) prefill over nested sequences, KV-cache append, and decode attention.
 //
 // Prefill follows FlashAttention (Dao et al., "FlashAttention: Fast and Memory-Efficient Exact
 // Attention with IO-Awareness", NeurIPS 2022): queries are processed in tiles, keys and values stream
@@ -37,6 +37,7 @@ struct QkvLayout {
   int group;        // n_heads / n_kv_heads
   int D;            // head dim, 1..kMaxHeadDim
   float scale;      // softmax scale
+  bool causal = true;  // prefill: keys up to the query row; false: the whole sequence (encoders)
 };
 
 // ---- prefill -------------------------------------------------------------------------------------
@@ -59,6 +60,20 @@ __device__ __forceinline__ int sequence_start(const std::int32_t* __restrict__ o
       hi = mid;
   }
   return offsets[lo];
+}
+
+// End row (exclusive) of the sequence that holds `row`: the smallest offsets[b] > row.
+__device__ __forceinline__ int sequence_end(const std::int32_t* __restrict__ offsets, int B, int row) {
+  int lo = 0;
+  int hi = B;
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    if (offsets[mid] <= row)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return offsets[lo + 1];
 }
 
 // qkv[T, L.ld] f32, offsets[B+1] i32, out[T, L.q_width] f32; grid (query tiles, n_heads);
@@ -92,6 +107,7 @@ __global__ void __launch_bounds__(kPrefillWarps * kWarp)
   }
 
   int row_start[kRowsPerWarp];
+  int row_last[kRowsPerWarp];  // the last key row `row` sees: itself (causal) or its sequence's end
   float m[kRowsPerWarp];
   float l[kRowsPerWarp];
   float o[kRowsPerWarp][NC];
@@ -99,15 +115,18 @@ __global__ void __launch_bounds__(kPrefillWarps * kWarp)
   for (int rr = 0; rr < kRowsPerWarp; ++rr) {
     const int row = q0 + warp * kRowsPerWarp + rr;
     row_start[rr] = row < T ? sequence_start(offsets, B, row) : 0;
+    row_last[rr] = row >= T ? 0 : L.causal ? row : sequence_end(offsets, B, row) - 1;
     m[rr] = -INFINITY;
     l[rr] = 0.0f;
 #pragma unroll
     for (int c = 0; c < NC; ++c) o[rr][c] = 0.0f;
   }
 
-  // Keys this block needs: from the first row's sequence start to the last row.
+  // Keys this block needs: from the first row's sequence start to the last row (causal) or to the
+  // end of the last row's sequence.
   const int k_begin = sequence_start(offsets, B, q0);
-  const int k_end = min(q0 + kBr, T) - 1;
+  const int last_row = min(q0 + kBr, T) - 1;
+  const int k_end = L.causal || last_row < 0 ? last_row : sequence_end(offsets, B, last_row) - 1;
 
   for (int k0 = k_begin; k0 <= k_end; k0 += kBc) {
     __syncthreads();  // the previous tile is consumed (and Q is stored before the first one)
@@ -131,12 +150,13 @@ __global__ void __launch_bounds__(kPrefillWarps * kWarp)
       const int r = warp * kRowsPerWarp + rr;
       const int row = q0 + r;
       const int rs = row_start[rr];
-      // Warp-uniform: skip rows past T and tiles with no key in [rs, row]. Otherwise at least one
+      const int re = row_last[rr];
+      // Warp-uniform: skip rows past T and tiles with no key in [rs, re]. Otherwise at least one
       // key of the tile is visible, so the tile maximum below is finite.
-      if (row >= T || k0 > row || k0 + kBc - 1 < rs) continue;
+      if (row >= T || k0 > re || k0 + kBc - 1 < rs) continue;
       const int key = k0 + lane;
       float score = -INFINITY;
-      if (key >= rs && key <= row) {
+      if (key >= rs && key <= re) {
         const float* q = Qs + r * D;
         const float* k = Ks + lane * (D + 1);
         float acc = 0.0f;
@@ -151,7 +171,7 @@ __global__ void __launch_bounds__(kPrefillWarps * kWarp)
 #pragma unroll
       for (int c = 0; c < NC; ++c) o[rr][c] *= alpha;
       const int j_lo = max(rs, k0) - k0;
-      const int j_hi = min(row, k0 + kBc - 1) - k0;
+      const int j_hi = min(re, k0 + kBc - 1) - k0;
       for (int j = j_lo; j <= j_hi; ++j) {
         const float pj = __shfl_sync(0xffffffffu, p, j);
         const float* v = Vs + j * D;
@@ -357,7 +377,7 @@ QkvLayout gqa_layout(const TensorView& qkv, const AttentionShape& a, const char*
                 "qkv[., (n_heads + 2 n_kv_heads) head_dim]");
   require_shape(qkv.dim(1) < (std::int64_t{1} << 30), op, "qkv row width fits an int");
   return QkvLayout{qkv.dim(1), static_cast<int>(q_width), static_cast<int>(kv_width), a.n_heads / a.n_kv_heads,
-                   a.head_dim, a.scale};
+                   a.head_dim, a.scale, a.causal};
 }
 
 // qkv[T, L.ld] (checked), offsets[B+1], out[T, L.q_width].

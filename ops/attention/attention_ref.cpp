@@ -112,7 +112,7 @@ void attention_prefill(TensorView qkv, TensorView offsets, const AttentionShape&
         const std::int64_t col = static_cast<std::int64_t>(h) * a.head_dim;
         const std::int64_t kcol = static_cast<std::int64_t>(h / group) * a.head_dim;
         softmax_attend(
-            rows + t * w + col, t - off[b] + 1, a.head_dim, static_cast<double>(a.scale),
+            rows + t * w + col, a.causal ? t - off[b] + 1 : off[b + 1] - off[b], a.head_dim, static_cast<double>(a.scale),
             [&](std::int64_t j) { return rows + (off[b] + j) * w + qw + kcol; },
             [&](std::int64_t j) { return rows + (off[b] + j) * w + qw + kvw + kcol; }, out.as<float>() + t * qw + col);
       }

@@ -1,7 +1,8 @@
-// CPU causal attention over nested sequences, unfused (f32): for each sequence and head, the score
-// matrix S = Q K^T / sqrt(D) is materialised by cblas_sgemm (the whole L x L square, as an unfused
-// path computes it), softmaxed row by row over the visible keys j <= i with zeros written above
-// the diagonal, and multiplied by V with a second sgemm. Three passes over an L x L matrix: the
+// CPU attention over nested sequences, unfused (f32): for each sequence and head, the score
+// matrix S = Q K^T * scale is materialised by cblas_sgemm (the whole L x L square, as an unfused
+// path computes it), softmaxed row by row over the visible keys (j <= i when causal; j < key_len[b]
+// for a padded batch's mask) with zeros written over the hidden ones, and multiplied by V with a
+// second sgemm. Three passes over an L x L matrix: the
 // comparison path of `ferry bench fusion` for the flash-style attention_prefill.
 #include <cblas.h>
 
@@ -24,24 +25,29 @@ blasint blas_int(std::int64_t v) {
   return static_cast<blasint>(v);
 }
 
-// p[0..i] = softmax(p[0..i]); p[i+1..n) = 0.
-void softmax_causal_row(float* p, std::int64_t i, std::int64_t n) {
+// p[0..vis) = softmax(p[0..vis)); p[vis..n) = 0 (a row with no visible key is all zeros).
+void softmax_row(float* p, std::int64_t vis, std::int64_t n) {
   float m = -std::numeric_limits<float>::infinity();
-  for (std::int64_t j = 0; j <= i; ++j) m = std::max(m, p[j]);
+  for (std::int64_t j = 0; j < vis; ++j) m = std::max(m, p[j]);
   float sum = 0.0f;
-  for (std::int64_t j = 0; j <= i; ++j) {
+  for (std::int64_t j = 0; j < vis; ++j) {
     p[j] = std::exp(p[j] - m);
     sum += p[j];
   }
-  const float inv = 1.0f / sum;
-  for (std::int64_t j = 0; j <= i; ++j) p[j] *= inv;
-  for (std::int64_t j = i + 1; j < n; ++j) p[j] = 0.0f;
+  const float inv = vis > 0 ? 1.0f / sum : 0.0f;
+  for (std::int64_t j = 0; j < vis; ++j) p[j] *= inv;
+  for (std::int64_t j = std::max<std::int64_t>(vis, 0); j < n; ++j) p[j] = 0.0f;
 }
 
-}  // namespace
+// The mask of one sequence: causal rows see keys j <= i; key_len (when not null) hides keys
+// j >= key_len (the pads of a padded batch).
+struct UnfusedMask {
+  bool causal;
+  const std::int32_t* key_len;  // [B] or null
+};
 
-void attention_prefill_unfused(TensorView qkv, TensorView offsets, int n_heads, TensorView scores, TensorView out) {
-  check::attention_prefill_unfused(DeviceKind::CPU, qkv, offsets, n_heads, scores, out);
+void unfused(TensorView qkv, TensorView offsets, int n_heads, float scale, UnfusedMask mask, TensorView scores,
+             TensorView out) {
   const std::int64_t n_tokens = qkv.dim(0);
   const std::int64_t hidden = qkv.dim(1) / 3;
   const std::int64_t head_dim = hidden / n_heads;
@@ -67,7 +73,6 @@ void attention_prefill_unfused(TensorView qkv, TensorView offsets, int n_heads, 
   const blasint ld_qkv = blas_int(3 * hidden);
   const blasint ld_s = blas_int(max_len);
   const blasint d = blas_int(head_dim);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   for (std::int64_t b = 0; b < n_seq; ++b) {
     const std::int64_t start = off[b];
     const std::int64_t len = off[b + 1] - start;
@@ -78,13 +83,14 @@ void attention_prefill_unfused(TensorView qkv, TensorView offsets, int n_heads, 
     for (int h = 0; h < n_heads; ++h)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l, l, d, scale, rows + h * head_dim, ld_qkv,
                   rows + hidden + h * head_dim, ld_qkv, 0.0f, s + h * max_len * max_len, ld_s);
-    // Pass 2: causal softmax of every row, in place.
+    // Pass 2: masked softmax of every row, in place.
     const std::int64_t n_rows = static_cast<std::int64_t>(n_heads) * len;
+    const std::int64_t keys = mask.key_len ? std::clamp<std::int64_t>(mask.key_len[b], 0, len) : len;
 #pragma omp parallel for schedule(static) if (n_rows * len > 65536)
     for (std::int64_t r = 0; r < n_rows; ++r) {
       const std::int64_t h = r / len;
       const std::int64_t i = r % len;
-      softmax_causal_row(s + (h * max_len + i) * max_len, i, len);
+      softmax_row(s + (h * max_len + i) * max_len, mask.causal ? std::min(i + 1, keys) : keys, len);
     }
     // Pass 3: O_h[L, D] = P_h[L, L] V_h[L, D], written into out's columns of head h.
     for (int h = 0; h < n_heads; ++h)
@@ -92,6 +98,22 @@ void attention_prefill_unfused(TensorView qkv, TensorView offsets, int n_heads, 
                   rows + 2 * hidden + h * head_dim, ld_qkv, 0.0f, o + start * hidden + h * head_dim,
                   blas_int(hidden));
   }
+}
+
+}  // namespace
+
+void attention_prefill_unfused(TensorView qkv, TensorView offsets, int n_heads, TensorView scores, TensorView out) {
+  check::attention_prefill_unfused(DeviceKind::CPU, qkv, offsets, n_heads, scores, out);
+  const std::int64_t hidden = qkv.dim(1) / 3;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hidden / n_heads));
+  unfused(qkv, offsets, n_heads, scale, UnfusedMask{true, nullptr}, scores, out);
+}
+
+void attention_prefill_unfused(TensorView qkv, TensorView offsets, TensorView key_len, const AttentionShape& a,
+                               TensorView scores, TensorView out) {
+  check::attention_prefill_unfused(DeviceKind::CPU, qkv, offsets, key_len, a, scores, out);
+  unfused(qkv, offsets, a.n_heads, a.scale,
+          UnfusedMask{a.causal, key_len.present() ? key_len.as<const std::int32_t>() : nullptr}, scores, out);
 }
 
 }  // namespace ferry::ops::cpu

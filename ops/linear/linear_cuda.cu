@@ -55,6 +55,7 @@ __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + e
 __device__ __forceinline__ float apply_act(float v, int act) {
   if (act == static_cast<int>(Activation::GeluTanh)) return gelu_tanh(v);
   if (act == static_cast<int>(Activation::GeluErf)) return gelu_erf(v);
+  if (act == static_cast<int>(Activation::Tanh)) return tanhf(v);
   return v;
 }
 

@@ -18,6 +18,8 @@ double act_ref(double x, Activation act) {
       return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
     case Activation::GeluErf:
       return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case Activation::Tanh:
+      return std::tanh(x);
   }
   throw InternalError("ref::activation: unknown activation " + std::to_string(static_cast<int>(act)));
 }

@@ -65,6 +65,9 @@ void epilogue(float* y, std::int64_t n0, std::int64_t n, TensorView bias, Activa
     case Activation::GeluErf:
       for (std::int64_t i = 0; i < n; ++i) y[i] = gelu_erf(y[i]);
       return;
+    case Activation::Tanh:  // BERT's pooler
+      for (std::int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
+      return;
   }
 }
 

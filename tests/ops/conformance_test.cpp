@@ -195,7 +195,7 @@ OPS_TEST(Linear) {
   for (DType wt : weight_dtypes())
     for (WeightLayout layout : {WeightLayout::KN, WeightLayout::NK})
       for (bool bias : {true, false})
-        for (Activation act : {Activation::None, Activation::GeluTanh, Activation::GeluErf})
+        for (Activation act : {Activation::None, Activation::GeluTanh, Activation::GeluErf, Activation::Tanh})
           run_linear(*dev, {kTokens, kHidden, kVocab, layout, bias, act}, wt);
 }
 
@@ -282,7 +282,7 @@ OPS_TEST(LinearSwiGlu) {
 // ---- activation --------------------------------------------------------------------------------
 OPS_TEST(Activation) {
   FERRY_OPEN_DEVICE_OR_SKIP(dev);
-  for (Activation act : {Activation::None, Activation::GeluTanh, Activation::GeluErf}) {
+  for (Activation act : {Activation::None, Activation::GeluTanh, Activation::GeluErf, Activation::Tanh}) {
     SCOPED_TRACE(activation_name(act));
     auto x = uniform(5 * kVocab, -6, 6, 10);
     DevBuf d_x(x, DType::F32, {5, kVocab});
@@ -802,6 +802,82 @@ OPS_TEST(AttentionGqa) {
   // takes (256: the scalar path).
   run_gqa(*dev, {20, 3}, 1, 9, 32, 0.17f);
   run_gqa(*dev, {9, 2}, 2, 1, 264, 1.0f / std::sqrt(264.0f));
+}
+
+// Bidirectional attention (encoders, AttentionShape::causal false): the flash-style prefill on
+// nested sequences against the reference; the masked unfused op on the nested batch and on the same
+// sequences padded to the longest with key_len masking the pads, its real rows equal to the nested
+// result. Causal output must differ (the flag is not ignored).
+void run_bidirectional(Device& dev, const std::vector<int>& lengths, int heads, int d) {
+  SCOPED_TRACE("bidirectional heads=" + std::to_string(heads) + " d=" + std::to_string(d));
+  AttentionShape a{heads, heads, d, 1.0f / std::sqrt(static_cast<float>(d))};
+  a.causal = false;
+  const int hidden = heads * d;
+  auto off = offsets_of(lengths);
+  const int tokens = off.back();
+  const int batch = static_cast<int>(lengths.size());
+  const int max_len = *std::max_element(lengths.begin(), lengths.end());
+  auto qkv = uniform(static_cast<std::size_t>(tokens) * 3 * hidden, -1.5f, 1.5f, 61);
+  DevBuf d_qkv(qkv, DType::F32, {tokens, 3 * hidden});
+  DevBuf d_off(off, DType::I32, {batch + 1});
+  DevBuf d_flash(DType::F32, {tokens, hidden});
+  DevBuf d_causal(DType::F32, {tokens, hidden});
+  DevBuf d_unfused(DType::F32, {tokens, hidden});
+  DevBuf d_scores(DType::F32, {heads, max_len + 3, max_len + 3});
+  attention_prefill(dev.s(), d_qkv.view(), d_off.view(), a, d_flash.view());
+  AttentionShape causal = a;
+  causal.causal = true;
+  attention_prefill(dev.s(), d_qkv.view(), d_off.view(), causal, d_causal.view());
+  attention_prefill_unfused(dev.s(), d_qkv.view(), d_off.view(), TensorView{}, a, d_scores.view(), d_unfused.view());
+  // Padded: every sequence at max_len, pad rows of garbage (they must not leak into real rows).
+  std::vector<float> padded = uniform(static_cast<std::size_t>(batch) * max_len * 3 * hidden, -50, 50, 62);
+  std::vector<std::int32_t> pad_off;
+  for (int b = 0; b <= batch; ++b) pad_off.push_back(b * max_len);
+  for (int b = 0; b < batch; ++b)
+    std::copy_n(qkv.begin() + static_cast<std::ptrdiff_t>(off[b]) * 3 * hidden,
+                static_cast<std::ptrdiff_t>(lengths[b]) * 3 * hidden,
+                padded.begin() + static_cast<std::ptrdiff_t>(b) * max_len * 3 * hidden);
+  std::vector<std::int32_t> key_len(lengths.begin(), lengths.end());
+  DevBuf d_padded(padded, DType::F32, {batch * max_len, 3 * hidden});
+  DevBuf d_pad_off(pad_off, DType::I32, {batch + 1});
+  DevBuf d_key_len(key_len, DType::I32, {batch});
+  DevBuf d_pad_out(DType::F32, {batch * max_len, hidden});
+  attention_prefill_unfused(dev.s(), d_padded.view(), d_pad_off.view(), d_key_len.view(), a, d_scores.view(),
+                            d_pad_out.view());
+  dev.s().synchronize();
+
+  std::vector<float> want(static_cast<std::size_t>(tokens) * hidden);
+  ref::attention_prefill(host(qkv, DType::F32, {tokens, 3 * hidden}), host(off, DType::I32, {batch + 1}), a,
+                         host(want, DType::F32, {tokens, hidden}));
+  EXPECT_TRUE(close(d_flash.read<float>(), want, kAttention)) << "flash, bidirectional";
+  EXPECT_TRUE(close(d_unfused.read<float>(), want, kAttention)) << "unfused, nested";
+  if (max_len > 1) {
+    EXPECT_FALSE(close(d_causal.read<float>(), want, kAttention)) << "causal must differ from bidirectional";
+  }
+  std::vector<float> want_pad(static_cast<std::size_t>(batch) * max_len * hidden);
+  std::vector<float> scratch(static_cast<std::size_t>(heads) * (max_len + 3) * (max_len + 3));
+  ref::attention_prefill_unfused(host(padded, DType::F32, {batch * max_len, 3 * hidden}),
+                                 host(pad_off, DType::I32, {batch + 1}), host(key_len, DType::I32, {batch}), a,
+                                 host(scratch, DType::F32, {heads, max_len + 3, max_len + 3}),
+                                 host(want_pad, DType::F32, {batch * max_len, hidden}));
+  const auto got_pad = d_pad_out.read<float>();
+  EXPECT_TRUE(close(got_pad, want_pad, kAttention)) << "unfused, padded with key_len";
+  std::vector<float> real;  // the padded result's real rows, in nested order
+  for (int b = 0; b < batch; ++b)
+    real.insert(real.end(), got_pad.begin() + static_cast<std::ptrdiff_t>(b) * max_len * hidden,
+                got_pad.begin() + (static_cast<std::ptrdiff_t>(b) * max_len + lengths[b]) * hidden);
+  EXPECT_TRUE(close(real, want, kAttention)) << "padded real rows vs nested";
+  d_flash.expect_guards("flash out");
+  d_pad_out.expect_guards("padded out");
+  d_scores.expect_guards("scores");
+}
+
+OPS_TEST(AttentionBidirectional) {
+  FERRY_OPEN_DEVICE_OR_SKIP(dev);
+  run_bidirectional(*dev, {5, 1, 9}, 3, 15);       // BERT-golden-like: odd head count and width
+  run_bidirectional(*dev, {40, 3, 70}, 2, 32);     // several key tiles, tiles straddling sequences
+  run_bidirectional(*dev, {1}, 1, 64);             // one token: out = v
+  run_bidirectional(*dev, {33, 17, 2, 64}, 4, 64); // bert-base head width
 }
 
 // The GPT-2 signatures equal the GQA overloads with n_kv = n_heads, scale 1/sqrt(D), bit for bit.
