@@ -16,11 +16,16 @@ namespace ferry {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr const char* kPrefix = "transformer.";
+// The base-model prefixes of Hugging Face's task classes: GPT2LMHeadModel's "transformer.",
+// BertFor*'s "bert." (their heads, "cls.", "classifier.", "qa_outputs.", stay as they are).
+constexpr const char* kPrefixes[] = {"transformer.", "bert."};
 
 std::string strip_prefix(const std::string& name) {
-  const std::string p = kPrefix;
-  return name.compare(0, p.size(), p) == 0 ? name.substr(p.size()) : name;
+  for (const char* prefix : kPrefixes) {
+    const std::string p = prefix;
+    if (name.compare(0, p.size(), p) == 0) return name.substr(p.size());
+  }
+  return name;
 }
 
 class CheckpointSource final : public WeightSource {

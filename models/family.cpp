@@ -9,12 +9,40 @@
 
 namespace ferry {
 
-std::vector<std::string> family_names() { return {"gpt2", "llama"}; }
+std::vector<std::string> family_names() { return {"gpt2", "llama", "bert"}; }
 
 const ModelFamily& model_family(const std::string& family) {
   if (family == "gpt2") return gpt2_family();
   if (family == "llama") return llama_family();
-  throw BadInput("unknown model family '" + family + "' (known: gpt2, llama)");
+  if (family == "bert") return bert_family();
+  throw BadInput("unknown model family '" + family + "' (known: gpt2, llama, bert)");
+}
+
+const char* encoder_head_name(EncoderHead h) {
+  switch (h) {
+    case EncoderHead::Pooler: return "pooler";
+    case EncoderHead::MaskedLm: return "masked_lm";
+    case EncoderHead::SequenceClassifier: return "sequence_classification";
+    case EncoderHead::TokenClassifier: return "token_classification";
+    case EncoderHead::SpanQa: return "question_answering";
+  }
+  return "?";
+}
+
+int ModelFamily::head_width(const ModelSpec& spec, EncoderHead h) const {
+  check_head(spec, h);
+  return 0;
+}
+
+void ModelFamily::check_head(const ModelSpec& spec, EncoderHead h) const {
+  throw BadInput("model " + spec.name + " (family " + name() + ") is a decoder: it has no " + encoder_head_name(h) +
+                 " head (encoders: family bert)");
+}
+
+void ModelFamily::encoder_head(Stream& /*s*/, const ModelSpec& spec, const PackLayout& /*layout0*/,
+                               const std::byte* /*pack0*/, EncoderHead h, TensorView /*x*/, TensorView /*tmp*/,
+                               TensorView /*out*/) const {
+  check_head(spec, h);
 }
 
 const ModelFamily& model_family(const ModelSpec& spec) { return model_family(spec.family); }

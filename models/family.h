@@ -44,8 +44,11 @@ struct Batch {
   TensorView pos;      // [T] position of each row in its sequence
   TensorView seq;      // [T] sequence (KV cache slot) of each row
   TensorView offsets;  // [B+1] prefill only: rows of sequence b are [offsets[b], offsets[b+1])
-  TensorView len;      // [B] decode only: keys visible to row b (its position + 1)
+  TensorView len;      // [B] decode: keys visible to row b (its position + 1); padded prefill: the
+                       // real tokens of sequence b (the rest of its rows are padding, masked as keys)
+  TensorView types;    // [T] token type (segment) of each row: encoders only (BERT's sentence A / B)
   bool decode = false;
+  bool padded = false;  // prefill of a padded batch (the comparison layout of `ferry bench encoder`)
   int rows = 0;        // T
 };
 
@@ -58,6 +61,7 @@ struct Workspace {
   TensorView attn;      // [T, heads x head_dim]
   TensorView fc;        // [T, F] (GPT-2) or [T, 2F] (LLaMA: gate | up)
   TensorView mlp;       // [T, F] LLaMA: SiLU(gate) * up
+  TensorView scores;    // [heads, L, L] padded encoder batches only: the unfused attention's score matrix
   bool has_delta = false;
 };
 
@@ -67,10 +71,22 @@ struct KVLayer {
   TensorView v;
 };
 
+// The task heads of an encoder (BERT's BertModel / BertFor* modules), on rows of the last hidden state.
+enum class EncoderHead : std::uint8_t {
+  Pooler,              // x = each sequence's first ([CLS]) row -> [B, H]
+  MaskedLm,            // x = any rows -> [R, vocab] logits
+  SequenceClassifier,  // x = each sequence's first row -> [B, labels] logits
+  TokenClassifier,     // x = every row -> [T, labels] logits
+  SpanQa,              // x = every row -> [T, 2] start | end logits
+};
+
 class ModelFamily {
  public:
   virtual ~ModelFamily() = default;
   virtual const char* name() const = 0;
+  // Decoders attend causally, keep a KV cache and generate; encoders (causal() false) attend over the
+  // whole sequence and run the heads below instead of lm_head.
+  virtual bool causal() const { return true; }
   // Every checkpoint tensor in pack order (pack 0 first).
   virtual std::vector<TensorInfo> tensors(const ModelSpec& spec) const = 0;
   virtual RandomInit random_init(const ModelSpec& spec, const TensorInfo& t) const = 0;
@@ -96,6 +112,13 @@ class ModelFamily {
   // `logit_rows` rows. For the compute term of the bound (runtime/bound.h).
   virtual double pass_flops(const ModelSpec& spec, std::int64_t rows, std::int64_t attended,
                             std::int64_t logit_rows) const = 0;
+  // Encoder heads (causal() false). The width of a head's output row; BadInput unless the checkpoint
+  // carries the head (naming what is missing); out[R, width] = head(x[R, H]) with tmp[R, 2H] as
+  // workspace. The base class has no heads: BadInput.
+  virtual int head_width(const ModelSpec& spec, EncoderHead h) const;
+  virtual void check_head(const ModelSpec& spec, EncoderHead h) const;
+  virtual void encoder_head(Stream& s, const ModelSpec& spec, const PackLayout& layout0, const std::byte* pack0,
+                            EncoderHead h, TensorView x, TensorView tmp, TensorView out) const;
   // The Hugging Face config.json of this model (what `ferry export` writes beside the weights).
   virtual std::string hf_config_json(const ModelSpec& spec) const = 0;
 };
@@ -103,7 +126,8 @@ class ModelFamily {
 // The family of spec.family; BadInput naming it when unknown.
 const ModelFamily& model_family(const ModelSpec& spec);
 const ModelFamily& model_family(const std::string& family);
-std::vector<std::string> family_names();  // "gpt2", "llama"
+std::vector<std::string> family_names();  // "gpt2", "llama", "bert"
+const char* encoder_head_name(EncoderHead h);  // "pooler", "masked_lm", ...
 
 // The pack layouts of a model: the family's tensors in `weight_dtype`. Quantized packs can come
 // later: a PackedTensor carries its own dtype.

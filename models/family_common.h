@@ -12,6 +12,7 @@ namespace ferry {
 
 const ModelFamily& gpt2_family();
 const ModelFamily& llama_family();
+const ModelFamily& bert_family();
 
 // Takes [rows, width] f32 tensors one after the other, each 256-byte aligned.
 class WorkspaceCarver {
@@ -37,5 +38,6 @@ std::uint64_t count_parameters(const ModelSpec& spec, const ModelFamily& family)
 // config.json for export (models/hf_config_out.cpp).
 std::string gpt2_hf_config_json(const ModelSpec& spec);
 std::string llama_hf_config_json(const ModelSpec& spec);
+std::string bert_hf_config_json(const ModelSpec& spec);
 
 }  // namespace ferry

@@ -4,6 +4,7 @@
 // LLaMA, Mistral, Granite: keys as in LlamaConfig / MistralConfig / GraniteConfig (hidden_size,
 // num_hidden_layers, num_attention_heads, num_key_value_heads, intermediate_size, rms_norm_eps,
 // rope_theta, rope_scaling, attention_bias, head_dim, and Granite's four multipliers).
+// BERT: BertConfig's keys, the head from architectures[0], labels from id2label / num_labels.
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -151,6 +152,73 @@ void parse_llama_config(const Config& c, const std::string& type, ModelSpec& s) 
   }
 }
 
+// The head from architectures[0] (BertModel, BertForMaskedLM, ...); BertModel when absent.
+std::string bert_head(const Config& c) {
+  const json* a = c.find("architectures");
+  if (!a || a->is_null()) return "model";
+  if (!a->is_array() || a->empty() || !(*a)[0].is_string()) c.bad("architectures", "expected an array of strings");
+  const std::string arch = (*a)[0].get<std::string>();
+  if (arch == "BertModel") return "model";
+  if (arch == "BertForMaskedLM" || arch == "BertForPreTraining") return "masked_lm";
+  if (arch == "BertForSequenceClassification") return "sequence_classification";
+  if (arch == "BertForTokenClassification") return "token_classification";
+  if (arch == "BertForQuestionAnswering") return "question_answering";
+  c.bad("architectures", "unsupported architecture '" + arch +
+                             "' (supported: BertModel, BertForMaskedLM, BertForPreTraining, "
+                             "BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering)");
+}
+
+// id2label {"0": "NEG", ...} in id order, or num_labels names LABEL_i; transformers' default is 2.
+std::vector<std::string> bert_labels(const Config& c) {
+  const json* m = c.find("id2label");
+  if (m && !m->is_null()) {
+    if (!m->is_object() || m->empty()) c.bad("id2label", "expected a non-empty object {\"0\": \"label\", ...}");
+    std::vector<std::string> labels(m->size());
+    std::vector<bool> seen(m->size(), false);
+    for (auto it = m->begin(); it != m->end(); ++it) {
+      std::size_t id = 0;
+      const std::string& k = it.key();
+      if (k.empty() || k.size() > 9 || k.find_first_not_of("0123456789") != std::string::npos)
+        c.bad("id2label", "key '" + k + "' is not a label id");
+      id = std::stoul(k);
+      if (id >= labels.size() || seen[id]) c.bad("id2label", "ids must be 0 .. " + std::to_string(labels.size() - 1));
+      if (!it.value().is_string()) c.bad("id2label", "label " + k + " is not a string");
+      labels[id] = it.value().get<std::string>();
+      seen[id] = true;
+    }
+    return labels;
+  }
+  const json* n = c.find("num_labels");
+  const int count = n && !n->is_null() ? c.as_int(*n, "num_labels", kMaxVocabSize) : 2;
+  std::vector<std::string> labels;
+  for (int i = 0; i < count; ++i) labels.push_back("LABEL_" + std::to_string(i));
+  return labels;
+}
+
+// BERT (model_type bert): keys as in transformers' BertConfig.
+void parse_bert_config(const Config& c, ModelSpec& s) {
+  s.family = "bert";
+  s.norm = "layernorm";
+  s.hidden_size = c.get_int("hidden_size", kMaxHiddenSize);
+  s.num_layers = c.get_int("num_hidden_layers", kMaxNumLayers);
+  s.num_heads = c.get_int("num_attention_heads", kMaxHiddenSize);
+  s.ffn_size = c.get_int("intermediate_size", kMaxFfnSize);
+  s.context_length = c.get_int("max_position_embeddings", kMaxContextLength);
+  s.vocab_size = c.get_int("vocab_size", kMaxVocabSize);
+  s.type_vocab_size = c.find("type_vocab_size") ? c.get_int("type_vocab_size", kMaxVocabSize) : 2;
+  s.norm_epsilon = c.get_float("layer_norm_eps", 1e-12f);
+  const std::string act = c.get_string("hidden_act", "gelu");
+  if (act == "gelu") s.activation = ops::Activation::GeluErf;
+  else if (act == "gelu_new" || act == "gelu_pytorch_tanh") s.activation = ops::Activation::GeluTanh;
+  else c.bad("hidden_act", "unsupported activation '" + act + "' (supported: gelu, gelu_new)");
+  const std::string pos = c.get_string("position_embedding_type", "absolute");
+  if (pos != "absolute") c.bad("position_embedding_type", "unsupported '" + pos + "' (supported: absolute)");
+  s.tied_embeddings = c.get_bool("tie_word_embeddings", true);
+  s.head = bert_head(c);
+  if (s.head == "sequence_classification" || s.head == "token_classification") s.labels = bert_labels(c);
+  s.dtype = torch_dtype(c);
+}
+
 }  // namespace
 
 ModelSpec parse_hf_config(const std::string& dir) {
@@ -179,8 +247,13 @@ ModelSpec parse_hf_config(const std::string& dir) {
     validate(s, file);
     return s;
   }
+  if (type == "bert") {
+    parse_bert_config(c, s);
+    validate(s, file);
+    return s;
+  }
   if (type != "gpt2")
-    throw BadInput(file + ": model_type '" + type + "' is not supported (supported: gpt2, llama, mistral, granite)");
+    throw BadInput(file + ": model_type '" + type + "' is not supported (supported: gpt2, llama, mistral, granite, bert)");
   s.family = "gpt2";
   s.hidden_size = c.get_int("n_embd", kMaxHiddenSize);
   s.num_layers = c.get_int("n_layer", kMaxNumLayers);

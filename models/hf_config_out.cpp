@@ -1,5 +1,7 @@
 // The config.json that `ferry export` writes for each family: the keys transformers' GPT2Config,
 // LlamaConfig and GraniteConfig read (and models/hf_config.cpp parses back).
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "models/family_common.h"
@@ -79,6 +81,40 @@ std::string llama_hf_config_json(const ModelSpec& spec) {
     j["residual_multiplier"] = static_cast<double>(spec.residual_multiplier);
     j["attention_multiplier"] = static_cast<double>(spec.attention_multiplier);
     j["logits_scaling"] = static_cast<double>(spec.logits_scaling);
+  }
+  j["tie_word_embeddings"] = spec.tied_embeddings;
+  j["torch_dtype"] = torch_dtype(spec.dtype);
+  return j.dump(2) + "\n";
+}
+
+}  // namespace ferry
+
+namespace ferry {
+
+// BertConfig's keys; architectures[0] names the head (the inverse of hf_config.cpp's bert_head).
+std::string bert_hf_config_json(const ModelSpec& spec) {
+  static const std::map<std::string, std::string> arch{{"model", "BertModel"},
+                                                       {"masked_lm", "BertForMaskedLM"},
+                                                       {"sequence_classification", "BertForSequenceClassification"},
+                                                       {"token_classification", "BertForTokenClassification"},
+                                                       {"question_answering", "BertForQuestionAnswering"}};
+  nlohmann::ordered_json j;
+  j["model_type"] = "bert";
+  j["architectures"] = {arch.at(spec.head)};
+  j["vocab_size"] = spec.vocab_size;
+  j["type_vocab_size"] = spec.type_vocab_size;
+  j["max_position_embeddings"] = spec.context_length;
+  j["hidden_size"] = spec.hidden_size;
+  j["intermediate_size"] = spec.ffn_size;
+  j["num_hidden_layers"] = spec.num_layers;
+  j["num_attention_heads"] = spec.num_heads;
+  j["hidden_act"] = spec.activation == ops::Activation::GeluTanh ? "gelu_new" : "gelu";
+  j["layer_norm_eps"] = static_cast<double>(spec.norm_epsilon);
+  j["position_embedding_type"] = "absolute";
+  if (!spec.labels.empty()) {
+    nlohmann::ordered_json labels;
+    for (std::size_t i = 0; i < spec.labels.size(); ++i) labels[std::to_string(i)] = spec.labels[i];
+    j["id2label"] = labels;
   }
   j["tie_word_embeddings"] = spec.tied_embeddings;
   j["torch_dtype"] = torch_dtype(spec.dtype);

@@ -1,6 +1,7 @@
 // ModelSpec: parameter count, range checks, and the dispatch of MODEL (directory, file, preset).
 #include "models/model_spec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <initializer_list>
@@ -81,14 +82,41 @@ void validate_llama(const ModelSpec& s, const Bad& bad) {
     bad("model.attention_multiplier", "must be a finite number >= 0 (0 = 1/sqrt(head_dim))");
 }
 
+// The BERT family's own keys: a head it knows, labels for the classification heads.
+template <class Bad>
+void validate_bert(const ModelSpec& s, const Bad& bad) {
+  if (s.hidden_size % s.num_heads != 0)
+    bad("model.num_heads", "hidden_size " + std::to_string(s.hidden_size) + " is not divisible by num_heads " +
+                               std::to_string(s.num_heads));
+  if (s.norm != "layernorm") bad("model.norm", "unsupported norm '" + s.norm + "' for family bert (supported: layernorm)");
+  if (s.type_vocab_size <= 0 || s.type_vocab_size > kMaxVocabSize)
+    bad("model.type_vocab_size", "must be positive and at most " + std::to_string(kMaxVocabSize));
+  const auto& heads = ModelSpec::head_names();
+  if (std::find(heads.begin(), heads.end(), s.head) == heads.end()) {
+    std::string list;
+    for (const std::string& h : heads) list += (list.empty() ? "" : ", ") + h;
+    bad("model.head", "unknown head '" + s.head + "' (known: " + list + ")");
+  }
+  const bool classifier = s.head == "sequence_classification" || s.head == "token_classification";
+  if (classifier && s.labels.empty()) bad("model.num_labels", "the " + s.head + " head needs at least one label");
+  if (classifier && s.labels.size() > static_cast<std::size_t>(kMaxVocabSize))
+    bad("model.num_labels", "more than " + std::to_string(kMaxVocabSize) + " labels");
+}
+
 }  // namespace
+
+const std::vector<std::string>& ModelSpec::head_names() {
+  static const std::vector<std::string> names{"model", "masked_lm", "sequence_classification", "token_classification",
+                                              "question_answering"};
+  return names;
+}
 
 void validate(const ModelSpec& s, const std::string& origin) {
   auto bad = [&](const std::string& key, const std::string& msg) {
     throw BadInput(origin + ": " + key + ": " + msg);
   };
-  if (s.family != "gpt2" && s.family != "llama")
-    bad("model.family", "unsupported family '" + s.family + "' (supported: gpt2, llama)");
+  if (s.family != "gpt2" && s.family != "llama" && s.family != "bert")
+    bad("model.family", "unsupported family '" + s.family + "' (supported: gpt2, llama, bert)");
   // In range: positive and at most the limit (model_spec.h), so every size below is exact.
   const auto in_range = [&](const char* key, int v, int limit) {
     if (v <= 0) bad(key, "must be positive (got " + std::to_string(v) + ")");
@@ -102,6 +130,8 @@ void validate(const ModelSpec& s, const std::string& origin) {
   in_range("model.ffn_size", s.ffn_size, kMaxFfnSize);
   if (s.family == "llama") {
     validate_llama(s, bad);
+  } else if (s.family == "bert") {
+    validate_bert(s, bad);
   } else {
     if (s.hidden_size % s.num_heads != 0)
       bad("model.num_heads", "hidden_size " + std::to_string(s.hidden_size) + " is not divisible by num_heads " +
@@ -110,7 +140,7 @@ void validate(const ModelSpec& s, const std::string& origin) {
   }
   if (!(s.norm_epsilon > 0.f) || !std::isfinite(s.norm_epsilon))
     bad("model.norm_epsilon", "must be a positive finite number");
-  if (s.family == "gpt2" && s.activation != ops::Activation::GeluTanh && s.activation != ops::Activation::GeluErf)
+  if (s.family != "llama" && s.activation != ops::Activation::GeluTanh && s.activation != ops::Activation::GeluErf)
     bad("model.activation", "must be gelu_tanh or gelu");
   if (s.dtype != DType::F32 && s.dtype != DType::F16 && s.dtype != DType::BF16)
     bad("model.dtype", "must be f32, f16 or bf16");

@@ -54,6 +54,15 @@ struct ModelSpec {
   // Granite (model_type granite): residual stream multipliers; 1 / 1 / 0 (= 1/sqrt(head_dim)) / 1 otherwise.
   float embedding_multiplier = 1.0f, residual_multiplier = 1.0f, attention_multiplier = 0.0f,
         logits_scaling = 1.0f;
+  // ---- BERT family (family "bert": encoders, docs/model-format.md) ----
+  int type_vocab_size = 2;    // token type (segment) embeddings
+  // The task head the checkpoint carries (config.json architectures[0]): "model" (BertModel: the
+  // pooler), "masked_lm" (BertForMaskedLM), "sequence_classification" (pooler + classifier),
+  // "token_classification" (classifier), "question_answering" (qa_outputs, 2 logits per token).
+  std::string head = "model";
+  std::vector<std::string> labels;  // id2label in id order (the classification heads); "LABEL_i" when absent
+  // Heads this family knows, and the label count a head needs (0 for those without labels).
+  static const std::vector<std::string>& head_names();
   WeightsSpec weights;
   std::string source;         // "preset gpt2-xl", "file models/x.toml", "hf-dir ./dir"
 

@@ -239,6 +239,14 @@ ModelSpec parse_model_toml_string(const std::string& text, const std::string& or
   m.get_float("residual_multiplier", s.residual_multiplier);
   m.get_float("attention_multiplier", s.attention_multiplier);
   m.get_float("logits_scaling", s.logits_scaling);
+  m.get_int("type_vocab_size", s.type_vocab_size, false);
+  m.get_string("head", s.head);
+  int num_labels = 0;
+  if (m.get_int("num_labels", num_labels, false)) {
+    if (num_labels <= 0 || num_labels > 65536)
+      throw BadInput(origin + ": model.num_labels: must be in 1 .. 65536 (got " + std::to_string(num_labels) + ")");
+    for (int i = 0; i < num_labels; ++i) s.labels.push_back("LABEL_" + std::to_string(i));
+  }
   std::string dt;
   if (m.get_string("dtype", dt, &node)) s.dtype = parse_dtype(dt, at(origin, node->source()) + ": model.dtype");
   m.reject_unknown();

@@ -125,6 +125,30 @@ struct GenerateResult {
   RunStats stats;
 };
 
+// One nested batch through an encoder (ModelFamily::causal() false): every token in one pass, then
+// the last hidden states or a head.
+struct EncodeRequest {
+  std::vector<std::vector<std::int32_t>> prompts;  // token ids as the tokenizer gives them ([CLS] ... [SEP])
+  std::vector<std::vector<std::int32_t>> types;    // token type of each id (BERT's segment A 0 / B 1); empty = all 0
+  // Without a head, the last hidden states of `rows` (token indices in input order; empty = every
+  // token) [rows, H]. With one: Pooler and SequenceClassifier on each sequence's first token
+  // [B, width] (rows ignored); MaskedLm, TokenClassifier and SpanQa on `rows` [rows, width].
+  std::optional<EncoderHead> head;
+  std::vector<std::int64_t> rows;
+};
+
+struct EncodeResult {
+  std::vector<float> values;  // [rows, width] row-major, f32
+  std::int64_t rows = 0;
+  int width = 0;
+  // The pass: stats.prefill_s (embed, blocks and head), prompt_tokens, prefill_tokens_per_s, the
+  // weights moved, the budget and residency; stats.batch_buffer_bytes = activation_bytes + indices.
+  RunStats stats;
+  // Bytes of the activation buffers of the pass (the workspace of every row, and in the padded
+  // layout the attention score matrix), allocated and faulted in for this call.
+  std::uint64_t activation_bytes = 0;
+};
+
 class Engine {
  public:
   // Validates the config, plans, places and loads the weights. Throws BadInput / ResourceExhausted.
@@ -133,8 +157,14 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Throws BadInput for an empty batch, a token id >= vocab, or prompt + new tokens > context.
+  // Throws BadInput for an empty batch, a token id >= vocab, or prompt + new tokens > context;
+  // BadInput for an encoder (use encode()).
   GenerateResult generate(const GenerateRequest& req);
+  // Encoders only (runtime/encode.cpp). Throws BadInput for a decoder, an empty batch or sequence, an
+  // id >= vocab, a type >= type_vocab_size, a sequence longer than the context, a head the checkpoint
+  // lacks, or a row out of range. Layout::Padded pads every sequence to the longest and masks the pad
+  // keys in an unfused attention (the comparison path); the real rows' results are returned.
+  EncodeResult encode(const EncodeRequest& req);
 
   const ModelSpec& spec() const { return spec_; }
   const Plan& plan() const { return plan_; }
@@ -158,7 +188,8 @@ class Engine {
   const Placement& placement() const { return *placement_; }
 
  private:
-  class Run;  // one generate() call (runtime/generate.cpp)
+  class Run;     // one generate() call (runtime/generate.cpp)
+  class Encode;  // one encode() call (runtime/encode.cpp)
   void load();
   ModelSpec spec_;
   const ModelFamily* family_ = nullptr;

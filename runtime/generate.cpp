@@ -140,6 +140,9 @@ class Engine::Run {
 };
 
 GenerateResult Engine::generate(const GenerateRequest& req) {
+  if (!family_->causal())
+    throw BadInput("model " + spec_.name + " is an encoder (family " + family_->name() +
+                   "): it does not generate; use ferry embed, fill-mask or classify");
   pipeline_->check_usable();  // refuses, saying why, once a failed call could not be undone
   Run run(*this, req);
   return run.execute();
