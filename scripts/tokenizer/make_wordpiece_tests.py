@@ -15,7 +15,9 @@
     tests/data/tokenizer/minilm_cases.json, ids from its tokenizer.json (no_padding,
     no_truncation) for ~30 sentences and a few pairs; the test reads the directory that
     FERRY_MINILM_DIR names.
-Usage: scripts/tokenizer/make_wordpiece_tests.py [MINILM_MODEL_DIR]
+WordPieceTrainer's result varies from run to run (ties between equally frequent pairs), so the
+committed vocabularies are kept and only the cases are recomputed, unless --retrain is given.
+Usage: scripts/tokenizer/make_wordpiece_tests.py [--retrain] [MINILM_MODEL_DIR]
 """
 import json, os, sys
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, decoders, processors, trainers
@@ -148,10 +150,12 @@ def cases(tok, texts, pairs, check=None):
     return out
 
 
-def tiny():
+def tiny(retrain):
     out = {"version": "wordpiece-v1", "variants": {}}
     for name, lowercase in (("uncased", True), ("cased", False)):
-        d = write_dir(name, train(lowercase), lowercase)
+        d = os.path.join(DATA, "wordpiece", name)
+        if retrain or not os.path.exists(os.path.join(d, "tokenizer.json")):
+            d = write_dir(name, train(lowercase), lowercase)
         tok = Tokenizer.from_file(os.path.join(d, "tokenizer.json"))
         tok.no_padding()
         tok.no_truncation()
@@ -181,6 +185,9 @@ def minilm(model_dir):
 
 
 if __name__ == "__main__":
-    tiny()
-    if len(sys.argv) > 1:
-        minilm(sys.argv[1])
+    args = sys.argv[1:]
+    retrain = "--retrain" in args
+    args = [a for a in args if a != "--retrain"]
+    tiny(retrain)
+    if args:
+        minilm(args[0])
