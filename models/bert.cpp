@@ -205,7 +205,7 @@ class BertFamily final : public ModelFamily {
       case EncoderHead::TokenClassifier: ok = spec.head == "token_classification", need = "a token classification head (BertForTokenClassification)"; break;
       case EncoderHead::SpanQa: ok = spec.head == "question_answering", need = "a question answering head (qa_outputs.*: BertForQuestionAnswering)"; break;
     }
-    if (!ok) throw BadInput("model " + spec.name + " (head '" + spec.head + "') has no " + need);
+    if (!ok) throw BadInput("model " + spec.name + " (head '" + spec.head + "') lacks " + need);
   }
 
   void encoder_head(Stream& s, const ModelSpec& spec, const PackLayout& layout0, const std::byte* pack0, EncoderHead h,

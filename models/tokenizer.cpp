@@ -237,8 +237,10 @@ constexpr std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
   return (std::uint64_t{static_cast<std::uint32_t>(a)} << 32) | static_cast<std::uint32_t>(b);
 }
 
+}  // namespace
+
 // ---- files ------------------------------------------------------------------------------------
-// {"token": id, ...}; `where` is "FILE" or "FILE: model.vocab".
+// {"token": id, ...}; `where` is "FILE" or "FILE: model.vocab". Also WordPiece's (tokenizer_hf.h).
 std::unordered_map<std::string, std::int64_t> parse_vocab(const json& v, const std::string& where) {
   if (!v.is_object()) throw BadInput(where + ": expected an object of token -> id");
   if (v.empty()) throw BadInput(where + ": empty vocabulary");
@@ -254,6 +256,8 @@ std::unordered_map<std::string, std::int64_t> parse_vocab(const json& v, const s
   }
   return vocab;
 }
+
+namespace {
 
 // "a b" -> {a, b}; false unless exactly two non-empty parts.
 bool split_merge(const std::string& line, std::pair<std::string, std::string>& out) {
@@ -354,8 +358,9 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
     throw BadInput(path + ": model: missing (expected an object with type \"BPE\", vocab and merges)");
   const json& m = j["model"];
+  if (m.contains("type") && m["type"] == "WordPiece") return from_wordpiece_json(j, path);
   if (m.contains("type") && m["type"] != "BPE")
-    throw BadInput(path + ": model.type: " + m["type"].dump() + " is not supported (only \"BPE\")");
+    throw BadInput(path + ": model.type: " + m["type"].dump() + " is not supported (supported: \"BPE\", \"WordPiece\")");
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     if (m.contains(key) && !m[key].is_null() && m[key] != "")
       throw BadInput(path + ": model." + key + ": " + m[key].dump() + " is not supported (GPT-2 uses none)");
@@ -463,6 +468,8 @@ std::optional<Tokenizer> Tokenizer::load(const std::string& model_dir) {
   if (fs::exists(tj, ec)) return from_tokenizer_json(tj.string());
   const bool has_vocab = fs::exists(vj, ec), has_merges = fs::exists(mt, ec);
   if (has_vocab && has_merges) return from_vocab_merges(vj.string(), mt.string());
+  // BERT's classic files (WordPiece): vocab.txt, tokenizer_config.json beside it.
+  if (const fs::path vt = dir / "vocab.txt"; !has_vocab && !has_merges && fs::exists(vt, ec)) return from_vocab_txt(vt.string());
   if (has_vocab) throw BadInput(vj.string() + ": found without merges.txt beside it");
   if (has_merges) throw BadInput(mt.string() + ": found without vocab.json beside it");
   return std::nullopt;
@@ -528,6 +535,13 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text) const {
 
 std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_special) const {
   std::vector<std::int32_t> ids;
+  if (kind_ == Kind::WordPiece) {  // BERT's TemplateProcessing "[CLS] $A [SEP]"
+    if (add_special && cls_id_ >= 0) ids.push_back(cls_id_);
+    const auto rest = encode(text);
+    ids.insert(ids.end(), rest.begin(), rest.end());
+    if (add_special && sep_id_ >= 0) ids.push_back(sep_id_);
+    return ids;
+  }
   if (add_special && add_bos_ && bos_id_ >= 0) ids.push_back(bos_id_);
   const auto rest = encode(text);
   ids.insert(ids.end(), rest.begin(), rest.end());
@@ -537,6 +551,7 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_spec
 
 void Tokenizer::encode_plain(std::string_view text, std::vector<std::int32_t>& ids) const {
   if (kind_ == Kind::SentencePiece) return spm_encode(text, ids);
+  if (kind_ == Kind::WordPiece) return wp_encode(text, ids);
   const PreKind pre = pre_ == Pre::Gpt2 ? PreKind::Gpt2 : pre_ == Pre::Smollm ? PreKind::Smollm : PreKind::Llama3;
   for_each_word(text, [&](std::string_view word) {
     const std::string key(word);
@@ -631,6 +646,7 @@ const std::string& Tokenizer::token_bytes_of(std::int32_t id) const {
 }
 
 std::string Tokenizer::token_text(std::int32_t id, std::int32_t prev) const {
+  if (kind_ == Kind::WordPiece) return wp_token_text(id, prev);
   const std::string& bytes = token_bytes_of(id);
   if (kind_ != Kind::SentencePiece || !dummy_prefix_ ||
       !(piece_flags_[static_cast<std::size_t>(id)] & kLeadingSpace))

@@ -18,10 +18,17 @@
 // describes. Control pieces written in the text (<s>, </s>) are split out first and become one id
 // each; the text between them is encoded piece by piece, each with the dummy-prefix space, as
 // llama.cpp and Hugging Face's LlamaTokenizer do. User-defined pieces are matched by the library.
+//
+// WordPiece (BERT; Devlin et al. 2019; models/tokenizer_wordpiece.cpp): tokenizer.json with
+// model.type "WordPiece", or vocab.txt + tokenizer_config.json; text normalized and split as the
+// `tokenizers` library's BertNormalizer and BertPreTokenizer do (models/tokenizer_bert_text.h),
+// then each word greedily cut into the longest vocabulary pieces, "##" marking continuations.
+// encode(text, true) gives [CLS] ... [SEP]; encode_pair gives [CLS] a [SEP] b [SEP].
 #pragma once
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,18 +45,24 @@ namespace ferry {
 
 class Tokenizer {
  public:
-  enum class Kind : std::uint8_t { ByteLevelBpe, SentencePiece };
+  enum class Kind : std::uint8_t { ByteLevelBpe, SentencePiece, WordPiece };
 
   // The tokenizer of a model directory: tokenizer.model (SentencePiece, with add_bos_token /
   // add_eos_token from tokenizer_config.json when it has them: BOS yes, EOS no otherwise, as
-  // LlamaTokenizer) when present, else tokenizer.json, else vocab.json + merges.txt; std::nullopt
+  // LlamaTokenizer) when present, else tokenizer.json, else vocab.json + merges.txt, else vocab.txt
+  // (WordPiece, with tokenizer_config.json beside it when present); std::nullopt
   // when the directory has none (or is not a directory).
   // Throws BadInput naming the file for a malformed or unsupported one.
   static std::optional<Tokenizer> load(const std::string& model_dir);
   // A SentencePiece model file (tokenizer.model). BadInput naming it when it is not one.
   static Tokenizer from_sentencepiece_model(const std::string& path, bool add_bos = true, bool add_eos = false);
   static Tokenizer from_vocab_merges(const std::string& vocab_json, const std::string& merges_txt);
+  // model.type "BPE" (byte-level) or "WordPiece" (BERT).
   static Tokenizer from_tokenizer_json(const std::string& tokenizer_json);
+  // BERT's vocab.txt (one token a line, id = line number, from 0), with tokenizer_config.json
+  // beside it when present: do_lower_case (default true), strip_accents (default: follows
+  // do_lower_case), tokenize_chinese_chars (default true), unk/cls/sep/pad/mask_token.
+  static Tokenizer from_vocab_txt(const std::string& vocab_txt);
   // From a vocabulary as a GGUF file carries it. model "gpt2": byte-level BPE with the
   // pre-tokeniser named by `pre` ("gpt2"/"" GPT-2's pattern, "smollm" GPT-2's pattern after
   // splitting off every \p{N} character on its own, as llama.cpp's SMOLLM pre-type and
@@ -64,8 +77,18 @@ class Tokenizer {
 
   Kind kind() const { return kind_; }
   // encode(text) and, with add_special, BOS first and EOS last when the model says so
-  // (add_bos(), add_eos()).
+  // (add_bos(), add_eos()); WordPiece: [CLS] first and [SEP] last.
   std::vector<std::int32_t> encode(std::string_view text, bool add_special) const;
+  // BERT's sentence pair (question answering): [CLS] a [SEP] b [SEP]; *type_ids (when not null)
+  // gets one segment id a token, 0 for [CLS] a [SEP] and 1 for b [SEP]. BadInput when the
+  // vocabulary has no [CLS] or [SEP] (any tokenizer but WordPiece).
+  std::vector<std::int32_t> encode_pair(std::string_view a, std::string_view b, std::vector<std::int32_t>* type_ids) const;
+  // WordPiece's special tokens, -1 when absent (always -1 for the other kinds).
+  std::int32_t cls_id() const { return cls_id_; }
+  std::int32_t sep_id() const { return sep_id_; }
+  std::int32_t mask_id() const { return mask_id_; }
+  std::int32_t pad_id() const { return pad_id_; }
+  std::int32_t unk_id() const { return unk_id_; }
   std::int32_t bos_id() const { return bos_id_; }  // -1 = none
   std::int32_t eos_id() const { return eos_id_; }  // -1 = none
   bool add_bos() const { return add_bos_; }
@@ -77,16 +100,21 @@ class Tokenizer {
   std::int32_t token_id(const std::string& token) const;
   // The bytes of one token on its own, in the middle of a text: a SentencePiece piece's U+2581
   // is a space, a byte piece <0xNN> the byte, a control piece its own text (as byte-level BPE's
-  // special tokens), the unknown piece " \u2047 " (the library's surface for it).
+  // special tokens), the unknown piece " \u2047 " (the library's surface for it). WordPiece: the
+  // token as the vocabulary writes it ("##ing" keeps its "##"; token_text joins it).
   const std::string& token_bytes_of(std::int32_t id) const;
   // The bytes of token `id` where it follows token `prev` (-1: at the start of the text): for
   // SentencePiece with the dummy prefix, a piece's leading space is dropped at the start and after
-  // a control piece (the space encode() added there); otherwise token_bytes_of(id).
+  // a control piece (the space encode() added there); WordPiece: the token at the start, else a
+  // "##" piece without its "##" and any other after a space, with the WordPiece decoder's cleanup
+  // (" ." -> "."); otherwise token_bytes_of(id).
   std::string token_text(std::int32_t id, std::int32_t prev) const;
 
   // UTF-8 text -> token ids. Byte-level BPE: bytes that are not valid UTF-8 are tokenised as
   // bytes, so decode(encode(s)) == s for every s. SentencePiece: decode(encode(s)) == s for valid
-  // UTF-8 (the library turns invalid bytes into U+FFFD). Thread-safe (the per-word cache is locked).
+  // UTF-8 (the library turns invalid bytes into U+FFFD). WordPiece normalizes (lowercase, accents,
+  // spaces) and has [UNK], so decode(encode(s)) is only s's normalized form, spaced as BERT's
+  // decoder spaces it. Thread-safe (the per-word cache is locked).
   std::vector<std::int32_t> encode(std::string_view text) const;
   // Token ids -> bytes (usually UTF-8; a cut multi-byte character stays as its bytes), the ids
   // following token `after` (-1: they start the text; see token_text).
@@ -108,6 +136,7 @@ class Tokenizer {
   };
   struct WordCache;  // word -> ids, shared by copies, behind a mutex
   struct Spm;        // the SentencePiece processor (models/tokenizer_spm.cpp), shared by copies
+  struct Wp;         // WordPiece's vocabulary and options (models/tokenizer_wordpiece.cpp)
 
   Tokenizer();
   // Builds the tables from parsed vocabulary and merges; `vocab_file` / `merges_file` name the
@@ -122,6 +151,10 @@ class Tokenizer {
                                   const std::string& where, bool add_dummy_prefix);
   static Tokenizer from_llama_data(const TokenizerData& data, const std::string& where);
   void spm_encode(std::string_view text, std::vector<std::int32_t>& ids) const;
+  static Tokenizer from_wordpiece_json(const nlohmann::json& tj, const std::string& path);
+  static Tokenizer wordpiece(std::shared_ptr<Wp> wp, const std::vector<std::string>& tokens, const std::string& where);
+  void wp_encode(std::string_view text, std::vector<std::int32_t>& ids) const;
+  std::string wp_token_text(std::int32_t id, std::int32_t prev) const;
 
   std::vector<std::string> id_bytes_;                    // [vocab_size] bytes of each token
   std::vector<bool> id_present_;                         // [vocab_size] ids that have a token
@@ -144,6 +177,8 @@ class Tokenizer {
   static constexpr std::uint8_t kControl = 1;       // a control piece (<s>)
   static constexpr std::uint8_t kLeadingSpace = 2;  // a text piece starting with U+2581
   std::vector<std::uint8_t> piece_flags_;  // SentencePiece: [vocab_size] kControl | kLeadingSpace
+  std::shared_ptr<const Wp> wp_;          // WordPiece only
+  std::int32_t cls_id_ = -1, sep_id_ = -1, mask_id_ = -1, pad_id_ = -1, unk_id_ = -1;  // WordPiece
   void encode_plain(std::string_view text, std::vector<std::int32_t>& ids) const;
   std::string source_;
 };

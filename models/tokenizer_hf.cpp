@@ -60,7 +60,9 @@ std::string pre_tokenizer(const json& tj, const std::string& path) {
                  " is not supported (supported: GPT-2's ByteLevel, SmolLM's Digits + ByteLevel, LLaMA 3's Split + ByteLevel)");
 }
 
-std::vector<std::pair<std::string, std::int32_t>> added_tokens(const json& tj, const std::string& path) {
+}  // namespace
+
+std::vector<std::pair<std::string, std::int32_t>> hf_added_tokens(const json& tj, const std::string& path) {
   std::vector<std::pair<std::string, std::int32_t>> out;
   if (!tj.contains("added_tokens") || tj["added_tokens"].is_null()) return out;
   const json& at = tj["added_tokens"];
@@ -76,6 +78,8 @@ std::vector<std::pair<std::string, std::int32_t>> added_tokens(const json& tj, c
   }
   return out;
 }
+
+namespace {
 
 // The token a TemplateProcessing post-processor puts before a single sequence ("" = none), found
 // at the top level or inside a Sequence of processors.
@@ -125,7 +129,7 @@ std::string chat_template(const json& cfg, const std::string& path) {
 HfTokenizerExtras hf_tokenizer_extras(const json& tj, const std::string& path) {
   HfTokenizerExtras x;
   x.pre = pre_tokenizer(tj, path);
-  x.added = added_tokens(tj, path);
+  x.added = hf_added_tokens(tj, path);
   if (tj.contains("post_processor")) x.bos_token = template_bos(tj["post_processor"]);
   x.add_bos = !x.bos_token.empty();
   const fs::path cfg_path = fs::path(path).parent_path() / "tokenizer_config.json";

@@ -54,5 +54,8 @@ void register_export(CLI::App& app);
 void register_probe(CLI::App& app);
 void register_pressure(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_embed(CLI::App& app);
+void register_fill_mask(CLI::App& app);
+void register_classify(CLI::App& app);
 
 }  // namespace ferry::cli

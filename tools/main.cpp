@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   ferry::cli::register_probe(app);
   ferry::cli::register_pressure(app);
   ferry::cli::register_bench(app);
+  ferry::cli::register_embed(app);
+  ferry::cli::register_fill_mask(app);
+  ferry::cli::register_classify(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
