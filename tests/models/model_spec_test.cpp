@@ -29,7 +29,7 @@ seed = 7
 )";
 
 TEST(Presets, NamesAreTheShippedFiles) {
-  const std::vector<std::string> expected = {"gpt2",        "gpt2-large",  "gpt2-medium", "gpt2-xl",     "gpt3-13b",
+  const std::vector<std::string> expected = {"bert-base",   "bert-large",  "gpt2",        "gpt2-large",  "gpt2-medium", "gpt2-xl",     "gpt3-13b",
                                              "gpt3-6.7b",   "granite-8b",  "llama-2-13b", "llama-2-70b", "llama-2-7b",
                                              "llama-3-70b", "llama-3-8b",  "mistral-7b",  "smollm2-135m"};
   EXPECT_EQ(preset_names(), expected);

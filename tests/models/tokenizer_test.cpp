@@ -173,7 +173,9 @@ TEST_F(TokenizerTest, MalformedFilesNameTheFile) {
     return [this] { Tokenizer::load(dir.string()); };
   };
   expect_bad_input(tj([](json& j) { j.erase("model"); }), {tp, "model"});
-  expect_bad_input(tj([](json& j) { j["model"]["type"] = "WordPiece"; }), {tp, "model.type", "WordPiece"});
+  expect_bad_input(tj([](json& j) { j["model"]["type"] = "Unigram"; }), {tp, "model.type", "Unigram"});
+  // WordPiece is read, but not behind a byte-level pre-tokenizer.
+  expect_bad_input(tj([](json& j) { j["model"]["type"] = "WordPiece"; }), {tp, "pre_tokenizer.type", "BertPreTokenizer"});
   expect_bad_input(tj([](json& j) { j["model"]["merges"][4] = 7; }), {tp, "model.merges[4]"});
   expect_bad_input(tj([](json& j) { j["model"]["merges"][2] = json::array({"h"}); }), {tp, "model.merges[2]"});
   expect_bad_input(tj([](json& j) { j["model"]["merges"][1] = "QQQQ e"; }), {tp, "model.merges[1]", "'QQQQ'"});
@@ -266,7 +268,7 @@ TEST_F(TokenizerTest, FerryRunWithoutATokenizerAsksForIds) {
   const CmdResult r = run_ferry("run -q --no-probe -m " + q(dir / "hf") + " --prompt 'Hello' -n 1");
   EXPECT_EQ(r.exit_code, 2);
   for (const std::string& part : std::vector<std::string>{"--prompt", "has no tokenizer",
-                                                          "tokenizer.model, tokenizer.json or vocab.json/merges.txt", (dir / "hf").string(),
+                                                          "tokenizer.model, tokenizer.json, vocab.json/merges.txt or vocab.txt", (dir / "hf").string(),
                                                           "--ids"})
     EXPECT_NE(r.err.find(part), std::string::npos) << part << " not in: " << r.err;
   const CmdResult ids = run_ferry("run -q --no-probe -m " + q(dir / "hf") + " --prompt '1 2 3' --ids -n 1 --json");
