@@ -47,9 +47,9 @@ constexpr int kBc = 32;                  // keys per tile (one per lane)
 constexpr int kPrefillWarps = 4;
 constexpr int kRowsPerWarp = kBr / kPrefillWarps;
 
-// Start row of the sequence that holds `row`: the largest b with offsets[b] <= row (offsets[0] = 0,
+// The sequence that holds `row`: the largest b with offsets[b] <= row (offsets[0] = 0,
 // offsets[B] = T > row).
-__device__ __forceinline__ int sequence_start(const std::int32_t* __restrict__ offsets, int B, int row) {
+__device__ __forceinline__ int sequence_of(const std::int32_t* __restrict__ offsets, int B, int row) {
   int lo = 0;
   int hi = B;
   while (hi - lo > 1) {
@@ -59,21 +59,15 @@ __device__ __forceinline__ int sequence_start(const std::int32_t* __restrict__ o
     else
       hi = mid;
   }
-  return offsets[lo];
+  return lo;
 }
 
-// End row (exclusive) of the sequence that holds `row`: the smallest offsets[b] > row.
+// Start row, and end row (exclusive), of the sequence that holds `row`.
+__device__ __forceinline__ int sequence_start(const std::int32_t* __restrict__ offsets, int B, int row) {
+  return offsets[sequence_of(offsets, B, row)];
+}
 __device__ __forceinline__ int sequence_end(const std::int32_t* __restrict__ offsets, int B, int row) {
-  int lo = 0;
-  int hi = B;
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
-    if (offsets[mid] <= row)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  return offsets[lo + 1];
+  return offsets[sequence_of(offsets, B, row) + 1];
 }
 
 // qkv[T, L.ld] f32, offsets[B+1] i32, out[T, L.q_width] f32; grid (query tiles, n_heads);
