@@ -59,5 +59,6 @@ void dot_rows_in_parts(std::int64_t n0, std::int64_t rows, float* y, DotN dot_n,
   void attend(const AttendRows& a) { attend_t<V>(a); }                                                     \
   void gelu_tanh(float* y, std::int64_t n) { gelu_tanh_loop(y, n); }                                       \
   void silu_mul(const float* g, const float* u, std::int64_t n, float* y) { silu_mul_loop(g, u, n, y); }   \
+  float exp_shift(const float* x, float s, std::int64_t n, float* y) { return exp_shifted(x, s, n, y); }  \
   }                                                                                                        \
-  const Kernels NAME{ISA, dot_rows, axpy_rows, to_f32, attend, gelu_tanh, silu_mul};
+  const Kernels NAME{ISA, dot_rows, axpy_rows, to_f32, attend, gelu_tanh, silu_mul, exp_shift};

@@ -57,6 +57,8 @@ struct Kernels {
   void (*gelu_tanh)(float* y, std::int64_t n);
   // y[i] = silu(g[i]) * u[i], i in [0, n).
   void (*silu_mul)(const float* g, const float* u, std::int64_t n, float* y);
+  // y[i] = exp(x[i] - shift) for x[i] <= shift, i in [0, n); returns their sum (a softmax row).
+  float (*exp_shifted)(const float* x, float shift, std::int64_t n, float* y);
 };
 
 extern const Kernels kGenericKernels;

@@ -89,9 +89,10 @@ struct V {
 void attend(const AttendRows& a) { attend_t<V>(a); }
 void gelu_tanh(float* y, std::int64_t n) { gelu_tanh_loop(y, n); }
 void silu_mul(const float* g, const float* u, std::int64_t n, float* y) { silu_mul_loop(g, u, n, y); }
+float exp_shift(const float* x, float s, std::int64_t n, float* y) { return exp_shifted(x, s, n, y); }
 
 }  // namespace
 
-const Kernels kGenericKernels{"generic", dot_rows, axpy_rows, to_f32, attend, gelu_tanh, silu_mul};
+const Kernels kGenericKernels{"generic", dot_rows, axpy_rows, to_f32, attend, gelu_tanh, silu_mul, exp_shift};
 
 }  // namespace ferry::ops::cpu

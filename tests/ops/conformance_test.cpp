@@ -1128,6 +1128,18 @@ TEST_P(Cpu, VectorExpWithinUlpsOfDouble) {
     const double rel = 1e-6 + 2.4e-7 * 2.0 * std::abs(u);
     ASSERT_NEAR(y[i], want, rel * std::abs(want) + 1e-37) << "gelu_tanh(" << x[i] << ")";
   }
+  // The softmax row of the unfused attention: exp(x - shift) and its sum, in place.
+  std::vector<float> row;
+  for (float v = -40.0f; v <= 3.0f; v += 0.0419f) row.push_back(v);
+  std::vector<float> e = row;
+  const float sum = kern.exp_shifted(e.data(), 3.0f, static_cast<std::int64_t>(e.size()), e.data());
+  double want_sum = 0;
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    const double want = std::exp(static_cast<double>(row[i]) - 3.0);
+    want_sum += want;
+    ASSERT_NEAR(e[i], want, 2e-6 * want + 1e-37) << "exp(" << row[i] << " - 3)";
+  }
+  EXPECT_NEAR(sum, want_sum, 1e-5 * want_sum);
 }
 #endif
 
