@@ -18,7 +18,8 @@ struct BenchFlags {
   std::string out;
   std::string compare;
   double avg_seqlen = 64;
-  int max_seqlen = 128;
+  std::vector<int> max_seqlens{128};
+  long long max_tokens = 0;
   double seqlen_stdev = 32;
   std::uint64_t seed = 0;
   std::vector<int> batch_sizes{8};
@@ -38,13 +39,15 @@ struct BenchFlags {
 
 void bench(const BenchFlags& f) {
   if (!f.probe.empty() && f.no_probe) throw BadInput("--probe and --no-probe: give one, not both");
-  bench::check_suite_flags(f.suite, f.given, f.batch_sizes.size());  // before any measurement
+  bench::check_suite_flags(f.suite, f.given, f.batch_sizes.size(), f.max_seqlens.size());  // before any measurement
   bench::BenchOptions opt;
   opt.suite = f.suite;
   opt.model = f.model;
   opt.engine = to_engine_config(f.engine, f.given);
   opt.lengths.avg = f.avg_seqlen;
-  opt.lengths.max = f.max_seqlen;
+  opt.lengths.max = f.max_seqlens.empty() ? 0 : f.max_seqlens[0];
+  opt.max_seqlens = f.max_seqlens;
+  opt.max_tokens = f.max_tokens;
   opt.lengths.stdev = f.seqlen_stdev;
   opt.lengths.seed = f.seed;
   opt.batch_sizes = f.batch_sizes;
@@ -99,20 +102,31 @@ void register_bench(CLI::App& app) {
       "  streams           decode with --stream-counts x --depths at one --budget\n"
       "  fusion            fused vs unfused ops and one whole layer, timed on --device\n"
       "  decode, prefill   tokens/s against the probed bound for -m and --policy/--budget\n"
+      "  encoder           the padding study of an encoder (-m bert-base): nested flash attention vs padded\n"
+      "                    attention with a mask, over --max-seqlen x --batch-size x --padding-fractions\n"
+      "                    (default 0,0.1,0.25,0.5): latency, speedup, peak memory (RSS / cudaMemGetInfo)\n"
       "A flag the chosen suite does not read is an error naming the flag and the suites that read it.\n"
-      "Example: ferry bench fusion -m gpt2 --batch-size 8 --out results/fusion --compare old/fusion.json");
+      "Example: ferry bench fusion -m gpt2 --batch-size 8 --out results/fusion --compare old/fusion.json\n"
+      "         ferry bench encoder -m bert-base --max-seqlen 128,256 --batch-size 4,8,16 --out results/enc");
   sub->add_option("suite", f->suite, "One of: " + suites)->required();
   sub->add_option("-m,--model", f->model, "Preset name, TOML file or Hugging Face directory")->capture_default_str();
   sub->add_option("-o,--out", f->out, "Output directory (created)")->required();
   sub->add_option("--compare", f->compare, "An earlier run's <suite>.json: print this run's ratio to each matching row");
   sub->add_option("--avg-seqlen", f->avg_seqlen, "Mean sequence length of the drawn batches")->capture_default_str();
-  sub->add_option("--max-seqlen", f->max_seqlen, "Longest sequence (lengths are clipped to [1, max])")->capture_default_str();
+  sub->add_option("--max-seqlen", f->max_seqlens,
+                  "Longest sequence (lengths are clipped to [1, max]); encoder: a comma-separated list")
+      ->delimiter(',')
+      ->capture_default_str();
+  sub->add_option("--max-tokens", f->max_tokens,
+                  "encoder: skip the points whose padded batch (batch x max-seqlen) holds more tokens\n"
+                  "(they are listed in the JSON's meta.skipped_points); 0: run every point")
+      ->capture_default_str();
   sub->add_option("--seqlen-stdev", f->seqlen_stdev, "Standard deviation of the drawn lengths")->capture_default_str();
   sub->add_option("--seed", f->seed, "Seed of the drawn lengths")->capture_default_str();
   sub->add_option("--batch-size", f->batch_sizes, "Batch sizes, comma-separated")->delimiter(',')->capture_default_str();
   sub->add_option("--padding-fractions", f->padding_fractions,
-                  "nested-vs-padded: padding fractions to draw batches for, comma-separated (e.g. 0,0.25,0.5);\n"
-                  "default: the batches as drawn")
+                  "nested-vs-padded, encoder: padding fractions to draw batches for, comma-separated (e.g. 0,0.25,0.5);\n"
+                  "default: the batches as drawn (encoder: 0,0.1,0.25,0.5)")
       ->delimiter(',');
   sub->add_option("--stream-counts", f->stream_counts, "streams: stream counts, comma-separated")
       ->delimiter(',')

@@ -17,7 +17,7 @@ namespace ferry::bench {
 using nlohmann::json;
 
 const std::vector<std::string>& bench_suite_names() {
-  static const std::vector<std::string> names = {"nested-vs-padded", "streams", "fusion", "decode", "prefill"};
+  static const std::vector<std::string> names = {"nested-vs-padded", "streams", "fusion", "decode", "prefill", "encoder"};
   return names;
 }
 
@@ -45,6 +45,8 @@ json bench_meta(const BenchOptions& opt, const ModelSpec& spec) {
                    {"avg_seqlen", opt.lengths.avg},
                    {"seqlen_stdev", opt.lengths.stdev},
                    {"max_seqlen", opt.lengths.max},
+                   {"max_seqlens", opt.max_seqlens},
+                   {"max_tokens", opt.max_tokens},
                    {"seed", opt.lengths.seed},
                    {"batch_sizes", opt.batch_sizes},
                    {"padding_fractions", opt.padding_fractions},
@@ -73,14 +75,15 @@ void check_suite_name(const std::string& suite) {
 // a knob, as streams does --streams and --prefetch-depth, does not read it). Empty = every suite.
 const std::map<std::string, std::vector<std::string>>& suite_flag_table() {
   static const std::vector<std::string> all;
-  static const std::vector<std::string> engine = {"nested-vs-padded", "streams", "decode", "prefill"};
+  static const std::vector<std::string> engine = {"nested-vs-padded", "streams", "decode", "prefill", "encoder"};
   static const std::vector<std::string> drawn = {"nested-vs-padded", "fusion"};
+  static const std::vector<std::string> lengths = {"nested-vs-padded", "fusion", "encoder"};
   static const std::vector<std::string> bound = {"streams", "decode", "prefill"};
   static const std::map<std::string, std::vector<std::string>> table = {
       {"--model", all}, {"--out", all}, {"--compare", all}, {"--quiet", all}, {"--device", all},
       {"--threads", all}, {"--weights", all}, {"--batch-size", all}, {"--repeats", all}, {"--warmup", all},
-      {"--avg-seqlen", drawn}, {"--max-seqlen", drawn}, {"--seqlen-stdev", drawn}, {"--seed", drawn},
-      {"--padding-fractions", {"nested-vs-padded"}},
+      {"--avg-seqlen", drawn}, {"--max-seqlen", lengths}, {"--seqlen-stdev", lengths}, {"--seed", lengths},
+      {"--padding-fractions", {"nested-vs-padded", "encoder"}}, {"--max-tokens", {"encoder"}},
       {"--stream-counts", {"streams"}}, {"--depths", {"streams"}},
       {"--prompt-len", bound}, {"--gen", {"streams", "decode"}},
       {"--iters", {"fusion"}},
@@ -88,9 +91,9 @@ const std::map<std::string, std::vector<std::string>>& suite_flag_table() {
       {"--policy", engine}, {"--budget", engine}, {"--host-budget", engine}, {"--pack-dir", engine},
       {"--max-batch-tokens", engine}, {"--max-seqs", engine}, {"--gpu-mem-limit", engine},
       {"--allow-oversubscribe", engine},
-      {"--prefetch-depth", {"nested-vs-padded", "decode", "prefill"}},
-      {"--streams", {"nested-vs-padded", "decode", "prefill"}},
-      {"--layout", {"streams", "decode", "prefill"}},  // nested-vs-padded runs both layouts
+      {"--prefetch-depth", {"nested-vs-padded", "decode", "prefill", "encoder"}},
+      {"--streams", {"nested-vs-padded", "decode", "prefill", "encoder"}},
+      {"--layout", {"streams", "decode", "prefill"}},  // nested-vs-padded and encoder run both layouts
   };
   return table;
 }
@@ -105,7 +108,8 @@ void check_list(const std::vector<int>& v, int lo, int hi, const char* flag) {
 
 }  // namespace
 
-void check_suite_flags(const std::string& suite, const std::set<std::string>& given, std::size_t batch_sizes) {
+void check_suite_flags(const std::string& suite, const std::set<std::string>& given, std::size_t batch_sizes,
+                       std::size_t max_seqlens) {
   check_suite_name(suite);
   const auto& table = suite_flag_table();
   for (const std::string& flag : given) {
@@ -119,6 +123,9 @@ void check_suite_flags(const std::string& suite, const std::set<std::string>& gi
   }
   if (suite == "streams" && batch_sizes > 1)
     throw BadInput("--batch-size: the streams suite runs one batch size, got " + std::to_string(batch_sizes));
+  if (suite != "encoder" && max_seqlens > 1)
+    throw BadInput("--max-seqlen: the " + suite + " suite takes one value, got " + std::to_string(max_seqlens) +
+                   " (a list is for the encoder suite)");
 }
 
 BenchTable run_bench(const BenchOptions& opt) {
@@ -128,6 +135,8 @@ BenchTable run_bench(const BenchOptions& opt) {
   if (opt.warmup < 0) throw BadInput("--warmup: must be >= 0, got " + std::to_string(opt.warmup));
   if (opt.iters < 1) throw BadInput("--iters: must be >= 1, got " + std::to_string(opt.iters));
   if (opt.lengths.max < 1) throw BadInput("--max-seqlen: must be >= 1, got " + std::to_string(opt.lengths.max));
+  check_list(opt.max_seqlens, 1, 1 << 20, "--max-seqlen");
+  if (opt.max_tokens < 0) throw BadInput("--max-tokens: must be >= 0, got " + std::to_string(opt.max_tokens));
   if (!(opt.lengths.avg >= 1)) throw BadInput("--avg-seqlen: must be >= 1");
   if (!(opt.lengths.stdev >= 0)) throw BadInput("--seqlen-stdev: must be >= 0");
   for (double f : opt.padding_fractions)
@@ -147,6 +156,8 @@ BenchTable run_bench(const BenchOptions& opt) {
     suite_streams(opt, spec, t);
   } else if (opt.suite == "fusion") {
     suite_fusion(opt, spec, t);
+  } else if (opt.suite == "encoder") {
+    suite_encoder(opt, spec, t);
   } else {
     suite_throughput(opt, spec, opt.suite == "decode", t);
   }

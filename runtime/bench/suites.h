@@ -7,6 +7,8 @@
 //   fusion            fused vs unfused ops (add_layernorm vs add + layernorm, linear with GELU
 //                     epilogue vs linear + activation, flash vs unfused attention) and a whole layer
 //   decode, prefill   tokens/s against the probed bound, for a model and policy, over batch sizes
+//   encoder           the padding study of an encoder: nested flash vs padded masked attention over
+//                     max sequence lengths x batch sizes x padding fractions: latency, peak memory
 #pragma once
 #include <cstdint>
 #include <set>
@@ -24,7 +26,9 @@ struct BenchOptions {
   std::string suite;
   std::string model = "gpt2";
   EngineConfig engine;                 // device, threads, policy, budget, depth, streams, pack_dir, probe
-  LengthDistribution lengths;          // --avg-seqlen, --seqlen-stdev, --max-seqlen, --seed
+  LengthDistribution lengths;          // --avg-seqlen, --seqlen-stdev, --max-seqlen (the first), --seed
+  std::vector<int> max_seqlens{128};   // --max-seqlen (a list for the encoder suite, one value otherwise)
+  long long max_tokens = 0;            // encoder: skip points with batch x max_seqlen above it (0: none)
   std::vector<int> batch_sizes{8};     // --batch-size (a list)
   std::vector<double> padding_fractions;  // nested-vs-padded: targets; empty = the distribution as given
   std::vector<int> stream_counts{1, 2, 3, 4, 5, 6, 7, 8};  // streams suite
@@ -52,7 +56,9 @@ const std::vector<std::string>& bench_suite_names();  // in the order of the hel
 // flag, the suite and the suites that do read it. `given`: the long names ("--iters") of the flags
 // on the command line. Also BadInput for an unknown suite, and for more than one --batch-size
 // where the suite runs one. Every flag of `ferry bench` must be in the table (InternalError).
-void check_suite_flags(const std::string& suite, const std::set<std::string>& given, std::size_t batch_sizes);
+// Also BadInput for more than one --max-seqlen where the suite is not encoder.
+void check_suite_flags(const std::string& suite, const std::set<std::string>& given, std::size_t batch_sizes,
+                       std::size_t max_seqlens = 1);
 
 // Runs one suite. BadInput for an unknown suite name or bad options (naming the flag).
 BenchTable run_bench(const BenchOptions& opt);
@@ -67,6 +73,7 @@ nlohmann::json bench_meta(const BenchOptions& opt, const ModelSpec& spec);
 void suite_nested_vs_padded(const BenchOptions& opt, const ModelSpec& spec, BenchTable& t);
 void suite_streams(const BenchOptions& opt, const ModelSpec& spec, BenchTable& t);
 void suite_fusion(const BenchOptions& opt, const ModelSpec& spec, BenchTable& t);
+void suite_encoder(const BenchOptions& opt, const ModelSpec& spec, BenchTable& t);
 void suite_throughput(const BenchOptions& opt, const ModelSpec& spec, bool decode, BenchTable& t);
 
 }  // namespace ferry::bench

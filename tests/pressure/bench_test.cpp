@@ -91,6 +91,61 @@ TEST_F(Bench, NestedVsPadded) {
   }
 }
 
+// The padding study on the tiny golden BERT (hidden 45, 40 positions): one row per point, the two
+// layouts' first-token states agree, the padding matches its target, and the peak memory measured
+// from outside (RSS) covers at least what ferry allocated and faulted in for the pass.
+TEST_F(Bench, EncoderPaddingStudy) {
+  const fs::path model = fs::path(FERRY_TEST_DATA) / "bert" / "model";
+  const CmdResult r = run_ferry("bench encoder -q -m " + quoted(model) +
+                                " --threads 1 --repeats 2 --warmup 1 --max-seqlen 16,40 --batch-size 4,64"
+                                " --padding-fractions 0,0.5 --seqlen-stdev 4 --max-tokens 1280 --out " +
+                                quoted(*dir_ / "enc"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("memory_saved_pct"), std::string::npos) << r.out;
+  const json j = check_files("encoder", "enc", 6);  // 2 x 2 x 2 less 64 x 40 (2 fractions): 2560 > 1280
+  ASSERT_EQ(j["meta"]["skipped_points"].size(), 2u);
+  EXPECT_EQ(j["meta"]["skipped_points"][0]["padded_tokens"], 2560);
+  for (const json& p : j["points"]) {
+    SCOPED_TRACE(p.dump());
+    const auto lengths = p["lengths"].get<std::vector<int>>();
+    ASSERT_EQ(lengths.size(), p["batch_size"].get<std::size_t>());
+    EXPECT_EQ(*std::max_element(lengths.begin(), lengths.end()), p["max_seqlen"].get<int>());
+    EXPECT_NEAR(p["padding_fraction"].get<double>(), p["padding_target"].get<double>(), 0.1);
+    EXPECT_LT(p["cls_max_abs_diff"].get<double>(), 1e-4);
+    EXPECT_TRUE(positive(p, "nested_ms"));
+    EXPECT_TRUE(positive(p, "padded_ms"));
+    EXPECT_EQ(p["memory_source"], "rss");
+    ASSERT_TRUE(p["nested_peak_bytes"].is_number()) << "the RSS peak could not be reset";
+    // Linux caches RSS counts per thread and folds them in every 64 page faults, so VmRSS / VmHWM
+    // may lag by 64 pages per thread: 512 KiB of slack for the two threads that touch memory here.
+    for (const char* side : {"nested", "padded"})
+      EXPECT_GE(p[std::string(side) + "_peak_bytes"].get<double>(),
+                0.9 * p[std::string(side) + "_counted_bytes"].get<double>() - 512 * 1024)
+          << side << ": RSS saw less than the pass allocated";
+    if (p["padding_target"] == 0.5 && p["batch_size"] == 64) {
+      EXPECT_LT(p["nested_counted_bytes"].get<double>(), 0.6 * p["padded_counted_bytes"].get<double>());
+      EXPECT_LT(p["nested_peak_bytes"].get<double>(), p["padded_peak_bytes"].get<double>());
+      EXPECT_GT(p["memory_saved_pct"].get<double>(), 0);
+    }
+  }
+}
+
+TEST_F(Bench, EncoderSuiteErrors) {
+  const std::string bert = quoted(fs::path(FERRY_TEST_DATA) / "bert" / "model");
+  const CmdResult decoder = bench("encoder", "--batch-size 2", "enc-decoder");
+  EXPECT_EQ(decoder.exit_code, 2);
+  EXPECT_NE(decoder.err.find("is a decoder"), std::string::npos) << decoder.err;
+  const CmdResult too_long = run_ferry("bench encoder -q -m " + bert + " --max-seqlen 41 --out " + quoted(*dir_ / "enc-long"));
+  EXPECT_EQ(too_long.exit_code, 2);
+  EXPECT_NE(too_long.err.find("--max-seqlen 41 exceeds the 40 positions"), std::string::npos) << too_long.err;
+  const CmdResult list = bench("nested-vs-padded", "--max-seqlen 16,32", "nvp-list");
+  EXPECT_EQ(list.exit_code, 2);
+  EXPECT_NE(list.err.find("--max-seqlen: the nested-vs-padded suite takes one value"), std::string::npos) << list.err;
+  const CmdResult tokens = bench("decode", "--max-tokens 10 --no-probe", "dec-tokens");
+  EXPECT_EQ(tokens.exit_code, 2);
+  EXPECT_NE(tokens.err.find("--max-tokens: the decode suite does not use it"), std::string::npos) << tokens.err;
+}
+
 TEST_F(Bench, Streams) {
   const CmdResult r = bench("streams",
                             "--budget 60% --policy stream --stream-counts 1,2 --depths 1,2 --prompt-len 4 --gen 3 "
