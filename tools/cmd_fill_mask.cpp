@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "models/family.h"
 #include "tools/encoder_cli.h"
 
 namespace ferry::cli {
@@ -38,6 +39,7 @@ std::vector<std::pair<std::int32_t, double>> top_k(const float* logits, int V, i
 void run(const FillMaskFlags& f) {
   if (f.k < 1) throw BadInput("-k: must be >= 1, got " + std::to_string(f.k));
   const EncoderInputs in = read_encoder_inputs(f.in, "fill-mask");
+  model_family(in.spec).check_head(in.spec, EncoderHead::MaskedLm);  // before the tokenizer: the head is what is missing
   const std::int32_t mask_id = in.tokenizer ? in.tokenizer->token_id("[MASK]") : -1;
   if (mask_id < 0) throw BadInput("fill-mask: model " + in.spec.name + " has no [MASK] token in its tokenizer");
   EncodeRequest req;

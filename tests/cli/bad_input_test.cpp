@@ -162,6 +162,46 @@ TEST_F(BadInput, NonNumericToken) {
                "words.txt:1");
 }
 
+// The encoder commands (ferry embed, fill-mask, classify) on the tiny golden BERT checkpoints of
+// tests/data/bert (40 positions, vocabulary 97, no tokenizer: ids in, --ids).
+class EncoderBadInput : public BadInput {
+ protected:
+  static fs::path bert(const char* which) { return fs::path(FERRY_TEST_DATA) / "bert" / which; }
+  std::string embed(const std::string& file) {
+    return "embed -q -m " + q(bert("model")) + " --ids --prompt-file " + q(dir / file);
+  }
+};
+
+TEST_F(EncoderBadInput, SequenceLongerThanThePositions) {
+  std::string line;
+  for (int i = 0; i < 41; ++i) line += std::to_string(1 + i % 90) + " ";
+  write_text(dir / "long.txt", "2 3\n" + line + "\n");
+  const CmdResult r = run_ferry(embed("long.txt"));
+  expect_error(r, 2, "input 2: 41 tokens exceed the model's 40 positions");
+  EXPECT_NE(r.err.find("max_position_embeddings"), std::string::npos) << r.err;
+}
+
+TEST_F(EncoderBadInput, EmptyLineNamesTheFileAndLine) {
+  write_text(dir / "gap.txt", "2 5 7\n\n3 4\n");
+  expect_error(run_ferry(embed("gap.txt")), 2, "gap.txt:2: empty line");
+}
+
+TEST_F(EncoderBadInput, IdAtOrAboveTheVocabulary) {
+  write_text(dir / "ids.txt", "2 5 96\n2 97\n");
+  expect_error(run_ferry(embed("ids.txt")), 2, "input 2: token id 97 is out of range for vocab size 97");
+}
+
+TEST_F(EncoderBadInput, CheckpointWithoutTheHeadTheCommandNeeds) {
+  expect_error(run_ferry("fill-mask -q -m " + q(bert("model")) + " --ids --prompt '2 3 4'"), 2,
+               "lacks a masked-LM head");
+  expect_error(run_ferry("classify -q -m " + q(bert("masked_lm")) + " --ids --prompt '2 3 4'"), 2,
+               "lacks a sequence classification head");
+  expect_error(run_ferry("classify -q -m " + q(bert("model")) + " --ids --question '2 3' --context '4 5'"), 2,
+               "lacks a question answering head");
+  expect_error(run_ferry("embed -q -m " + q(bert("masked_lm")) + " --ids --prompt '2 3 4' --pooling pooler"), 2,
+               "lacks a pooler");
+}
+
 TEST_F(BadInput, BudgetSmallerThanOneLayerIsResourceExhausted) {
   write_text(dir / "m.toml", tiny_toml());
   expect_error(run_ferry("run -q -m " + q(dir / "m.toml") + " --prompt 1 --ids --policy um-prefetch --budget 1MiB"), 3,
