@@ -12,6 +12,7 @@
 #include "ops/cpu_isa/isa.h"
 #include "ops/ops.h"
 
+#include "ferry_git_commit.h"  // generated at build time (cmake/git_commit.cmake)
 #ifndef FERRY_GIT_COMMIT
 #define FERRY_GIT_COMMIT "unknown"
 #endif
