@@ -69,6 +69,25 @@ std::size_t WorkspaceCarver::bytes(int rows, std::initializer_list<std::int64_t>
   return n;
 }
 
+std::size_t mha_workspace_bytes(const ModelSpec& spec, int rows) {
+  const std::int64_t H = spec.hidden_size;
+  return WorkspaceCarver::bytes(rows, {H, H, H, 3 * H, H, spec.ffn_size});
+}
+
+Workspace carve_mha_workspace(const ModelSpec& spec, int rows, std::byte* base, DeviceKind device) {
+  const std::int64_t H = spec.hidden_size;
+  WorkspaceCarver c(base, rows, device);
+  Workspace ws;
+  ws.residual = c.take(H);
+  ws.delta = c.take(H);
+  ws.normed = c.take(H);
+  ws.qkv = c.take(3 * H);
+  ws.attn = c.take(H);
+  ws.fc = c.take(spec.ffn_size);
+  FERRY_CHECK(c.used() <= mha_workspace_bytes(spec, rows), "workspace overrun");
+  return ws;
+}
+
 std::uint64_t count_parameters(const ModelSpec& spec, const ModelFamily& family) {
   const auto fail = [&]() -> std::uint64_t {
     throw BadInput("model " + spec.name + ": parameter count does not fit in 64 bits");

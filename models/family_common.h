@@ -1,4 +1,4 @@
-// Helpers the families share (models/gpt2.cpp, models/llama.cpp): carving a Workspace out of one
+// Helpers the families share (models/gpt2.cpp, models/llama.cpp, models/bert.cpp): carving a Workspace out of one
 // buffer, and the parameter count from the tensor table.
 #pragma once
 #include <cstddef>
@@ -30,6 +30,12 @@ class WorkspaceCarver {
   int rows_;
   DeviceKind device_;
 };
+
+// The workspace of a block with multi-head attention of width H (q, k, v packed as 3H) and one
+// FFN hidden of `ffn` (GPT-2 and BERT): residual, delta, normed [rows, H], qkv [rows, 3H],
+// attn [rows, H], fc [rows, ffn].
+std::size_t mha_workspace_bytes(const ModelSpec& spec, int rows);
+Workspace carve_mha_workspace(const ModelSpec& spec, int rows, std::byte* base, DeviceKind device);
 
 // Sum of the element counts of the family's tensors (pack tensors counted once), overflow-checked:
 // BadInput naming the model when it does not fit in 64 bits.

@@ -31,23 +31,10 @@ class Gpt2Family final : public ModelFamily {
 
   std::uint64_t parameter_count(const ModelSpec& spec) const override { return spec.parameter_count(); }
 
-  std::size_t workspace_bytes(const ModelSpec& spec, int rows) const override {
-    const std::int64_t H = spec.hidden_size;
-    return WorkspaceCarver::bytes(rows, {H, H, H, 3 * H, H, spec.ffn_size});
-  }
+  std::size_t workspace_bytes(const ModelSpec& spec, int rows) const override { return mha_workspace_bytes(spec, rows); }
 
   Workspace carve_workspace(const ModelSpec& spec, int rows, std::byte* base, DeviceKind device) const override {
-    const std::int64_t H = spec.hidden_size;
-    WorkspaceCarver c(base, rows, device);
-    Workspace ws;
-    ws.residual = c.take(H);
-    ws.delta = c.take(H);
-    ws.normed = c.take(H);
-    ws.qkv = c.take(3 * H);
-    ws.attn = c.take(H);
-    ws.fc = c.take(spec.ffn_size);
-    FERRY_CHECK(c.used() <= workspace_bytes(spec, rows), "workspace overrun");
-    return ws;
+    return carve_mha_workspace(spec, rows, base, device);
   }
 
   int kv_width(const ModelSpec& spec) const override { return spec.hidden_size; }
