@@ -9,9 +9,11 @@
 
 #include "base/error.h"
 #include "base/sysinfo.h"
+#include "base/units.h"
 #include "memory/buffer.h"
 #include "runtime/clock.h"
 #include "runtime/engine.h"
+#include "runtime/prompts.h"
 
 namespace ferry {
 
@@ -65,6 +67,10 @@ class Engine::Encode {
 
  private:
   void check_request();
+  void check_types(int b) const;
+  bool per_sequence_head() const;    // Pooler and SequenceClassifier read each sequence's first row
+  std::int64_t output_rows() const;  // rows of the result: B for per-sequence heads, else tokens asked for
+  void check_reserve() const;
   void allocate_and_stage();
   void forward(Workspace& ws);
   void output(const Workspace& ws);
@@ -97,30 +103,18 @@ EncodeResult Engine::encode(const EncodeRequest& req) {
 
 void Engine::Encode::check_request() {
   B_ = static_cast<int>(req_.prompts.size());
-  if (B_ == 0) throw BadInput("no input: the batch is empty");
+  const TokenBatchShape shape = check_token_batch(req_.prompts, "input", spec_.vocab_size);
+  max_len_ = shape.max_len;
+  total_ = shape.total;
   if (!req_.types.empty() && req_.types.size() != req_.prompts.size())
     throw BadInput("token types: " + std::to_string(req_.types.size()) + " sequences for " + std::to_string(B_) + " inputs");
   for (int b = 0; b < B_; ++b) {
     const auto& p = req_.prompts[static_cast<std::size_t>(b)];
     const std::string which = "input " + std::to_string(b + 1);
-    if (p.empty()) throw BadInput(which + " is empty");
     if (static_cast<std::int64_t>(p.size()) > spec_.context_length)
       throw BadInput(which + ": " + std::to_string(p.size()) + " tokens exceed the model's " +
                      std::to_string(spec_.context_length) + " positions (max_position_embeddings)");
-    for (std::int32_t id : p)
-      if (id < 0 || id >= spec_.vocab_size)
-        throw BadInput(which + ": token id " + std::to_string(id) + " is out of range for vocab size " +
-                       std::to_string(spec_.vocab_size));
-    if (!req_.types.empty()) {
-      const auto& t = req_.types[static_cast<std::size_t>(b)];
-      if (t.size() != p.size()) throw BadInput(which + ": " + std::to_string(t.size()) + " token types for " + std::to_string(p.size()) + " ids");
-      for (std::int32_t v : t)
-        if (v < 0 || v >= spec_.type_vocab_size)
-          throw BadInput(which + ": token type " + std::to_string(v) + " is out of range for type_vocab_size " +
-                         std::to_string(spec_.type_vocab_size));
-    }
-    max_len_ = std::max(max_len_, static_cast<int>(p.size()));
-    total_ += static_cast<std::int64_t>(p.size());
+    if (!req_.types.empty()) check_types(b);
   }
   padded_ = e_.cfg_.layout == Layout::Padded;
   rows_ = padded_ ? B_ * max_len_ : static_cast<int>(total_);
@@ -128,6 +122,42 @@ void Engine::Encode::check_request() {
   for (std::int64_t r : req_.rows)
     if (r < 0 || r >= total_)
       throw BadInput("row " + std::to_string(r) + " is outside the batch's " + std::to_string(total_) + " tokens");
+  if (dev_ == DeviceKind::CUDA) check_reserve();
+}
+
+void Engine::Encode::check_types(int b) const {
+  const auto& p = req_.prompts[static_cast<std::size_t>(b)];
+  const auto& t = req_.types[static_cast<std::size_t>(b)];
+  const std::string which = "input " + std::to_string(b + 1);
+  if (t.size() != p.size())
+    throw BadInput(which + ": " + std::to_string(t.size()) + " token types for " + std::to_string(p.size()) + " ids");
+  for (std::int32_t v : t)
+    if (v < 0 || v >= spec_.type_vocab_size)
+      throw BadInput(which + ": token type " + std::to_string(v) + " is out of range for type_vocab_size " +
+                     std::to_string(spec_.type_vocab_size));
+}
+
+bool Engine::Encode::per_sequence_head() const {
+  return req_.head && (*req_.head == EncoderHead::Pooler || *req_.head == EncoderHead::SequenceClassifier);
+}
+
+std::int64_t Engine::Encode::output_rows() const {
+  if (per_sequence_head()) return B_;
+  return req_.rows.empty() ? total_ : static_cast<std::int64_t>(req_.rows.size());
+}
+
+// CUDA: the batch's buffers must fit what was reserved for them (and taken out of the budget).
+void Engine::Encode::check_reserve() const {
+  const int W = req_.head ? e_.family_->head_width(spec_, *req_.head) : 0;
+  const std::uint64_t need = encode_device_bytes(spec_, B_, rows_, max_len_, padded_, output_rows(), W);
+  const std::uint64_t have = batch_reserve_bytes(spec_, e_.cfg_.max_batch_tokens, e_.cfg_.max_sequences);
+  if (need > have)
+    throw ResourceExhausted("this batch needs " + format_bytes(need) + " of device memory for its activations (" +
+                            std::to_string(B_) + " inputs, " + std::to_string(rows_) + " rows" +
+                            (padded_ ? " padded" : "") + "), more than the " + format_bytes(have) +
+                            " reserved for --max-batch-tokens " + std::to_string(e_.cfg_.max_batch_tokens) +
+                            " --max-seqs " + std::to_string(e_.cfg_.max_sequences) +
+                            "; raise them (the reserve counts against --budget)");
 }
 
 void Engine::Encode::allocate_and_stage() {
@@ -179,9 +209,7 @@ void Engine::Encode::forward(Workspace& ws) {
 
 std::vector<std::int64_t> Engine::Encode::head_rows() const {
   std::vector<std::int64_t> rows;
-  const bool per_sequence =
-      req_.head && (*req_.head == EncoderHead::Pooler || *req_.head == EncoderHead::SequenceClassifier);
-  if (per_sequence) {
+  if (per_sequence_head()) {
     rows = start_;
     return rows;
   }

@@ -63,8 +63,47 @@ std::uint64_t batch_device_bytes(const ModelSpec& spec, std::int64_t sequences, 
   return n;
 }
 
+std::uint64_t encode_device_bytes(const ModelSpec& spec, std::int64_t sequences, std::int64_t rows, std::int64_t max_len,
+                                  bool padded, std::int64_t out_rows, int head_width) {
+  // Mirrors Engine::Encode::allocate_and_stage() and output() (runtime/encode.cpp): every buffer
+  // there is at least 1 byte, every index buffer at least one i32.
+  const auto at_least_1 = [](std::uint64_t b) { return std::max<std::uint64_t>(b, 1); };
+  const auto idx = [](std::int64_t n) { return static_cast<std::uint64_t>(std::max<std::int64_t>(n, 1)) * sizeof(std::int32_t); };
+  const std::uint64_t f = sizeof(float), H = static_cast<std::uint64_t>(spec.hidden_size);
+  const auto R = static_cast<std::uint64_t>(std::max<std::int64_t>(out_rows, 0));
+  std::uint64_t n = at_least_1(model_family(spec).workspace_bytes(spec, static_cast<int>(rows)));
+  if (padded)
+    n += at_least_1(static_cast<std::uint64_t>(spec.num_heads) * static_cast<std::uint64_t>(max_len) *
+                    static_cast<std::uint64_t>(max_len) * f);
+  n += 4 * idx(rows) + idx(sequences + 1) + idx(sequences);  // ids, pos, seq, types; offsets; len
+  n += at_least_1(R * H * f);                                // the gathered rows
+  if (head_width > 0) n += at_least_1(R * 2 * H * f) + at_least_1(R * static_cast<std::uint64_t>(head_width) * f);
+  return n;
+}
+
+namespace {
+
+// The largest batch of (max_batch_tokens T, max_sequences S) through an encoder: T rows, in the
+// padded layout too (a score matrix of the longest sequence), the hidden states of every row, and
+// the checkpoint's head on every row, or, for a masked-LM head's vocabulary-wide rows, on S rows.
+std::uint64_t encoder_reserve_bytes(const ModelSpec& spec, std::int64_t T, std::int64_t S) {
+  const ModelFamily& fam = model_family(spec);
+  int W = 0;
+  for (EncoderHead h : {EncoderHead::MaskedLm, EncoderHead::SequenceClassifier, EncoderHead::TokenClassifier,
+                        EncoderHead::SpanQa})
+    if (spec.head == encoder_head_name(h)) W = fam.head_width(spec, h);
+  const std::int64_t longest = std::min<std::int64_t>(T, spec.context_length);
+  const std::uint64_t rows = encode_device_bytes(spec, S, T, longest, true, T, 0);
+  const std::int64_t head_rows = spec.head == "masked_lm" ? S : T;
+  const std::uint64_t H = static_cast<std::uint64_t>(spec.hidden_size);
+  return rows + static_cast<std::uint64_t>(head_rows) * (2 * H + static_cast<std::uint64_t>(std::max(W, spec.hidden_size))) * sizeof(float);
+}
+
+}  // namespace
+
 std::uint64_t batch_reserve_bytes(const ModelSpec& spec, int max_batch_tokens, int max_sequences) {
   const std::int64_t T = std::max(max_batch_tokens, max_sequences);
+  if (!model_family(spec).causal()) return encoder_reserve_bytes(spec, T, max_sequences);
   return batch_device_bytes(spec, max_sequences, T, T, max_sequences, false);
 }
 

@@ -215,8 +215,14 @@ class Engine {
 // the prompt logits are kept.
 std::uint64_t batch_device_bytes(const ModelSpec& spec, std::int64_t sequences, std::int64_t rows,
                                  std::int64_t kv_positions, std::int64_t logit_rows, bool prompt_logits);
+// Bytes of the buffers encode() allocates for one batch: `sequences` sequences, `rows` rows of the
+// pass (the real tokens, or sequences x max_len padded), the padded layout's [heads, max_len,
+// max_len] scores, `out_rows` gathered rows and, with a head of `head_width` outputs (0: none),
+// its workspace and output. EncodeResult::stats.batch_buffer_bytes is this sum, measured.
+std::uint64_t encode_device_bytes(const ModelSpec& spec, std::int64_t sequences, std::int64_t rows, std::int64_t max_len,
+                                  bool padded, std::int64_t out_rows, int head_width);
 // The part of the CUDA reserve that holds the largest batch of EngineConfig (max_batch_tokens,
-// max_sequences), without prompt logits.
+// max_sequences), without prompt logits; for an encoder, what encode() needs for that batch.
 std::uint64_t batch_reserve_bytes(const ModelSpec& spec, int max_batch_tokens, int max_sequences);
 
 // The planner's budget (runtime/budget.cpp): cfg.budget resolved against `model_bytes` (UINT64_MAX

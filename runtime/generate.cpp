@@ -12,6 +12,7 @@
 #include "memory/buffer.h"
 #include "runtime/clock.h"
 #include "runtime/engine.h"
+#include "runtime/prompts.h"
 
 namespace ferry {
 
@@ -150,22 +151,17 @@ GenerateResult Engine::generate(const GenerateRequest& req) {
 
 void Engine::Run::check_request() {
   B_ = static_cast<int>(req_.prompts.size());
-  if (B_ == 0) throw BadInput("no prompts: the batch is empty");
+  const TokenBatchShape shape = check_token_batch(req_.prompts, "prompt", spec_.vocab_size);
   if (req_.max_new_tokens < 0) throw BadInput("-n: must be >= 0");
-  const int V = spec_.vocab_size, C = spec_.context_length;
+  const int C = spec_.context_length;
   for (int b = 0; b < B_; ++b) {
     const auto& p = req_.prompts[static_cast<std::size_t>(b)];
-    if (p.empty()) throw BadInput("prompt " + std::to_string(b + 1) + " is empty");
-    for (std::int32_t id : p)
-      if (id < 0 || id >= V)
-        throw BadInput("prompt " + std::to_string(b + 1) + ": token id " + std::to_string(id) +
-                       " is out of range for vocab size " + std::to_string(V));
     if (static_cast<std::int64_t>(p.size()) + req_.max_new_tokens > C)
       throw BadInput("prompt " + std::to_string(b + 1) + ": " + std::to_string(p.size()) + " tokens + " +
                      std::to_string(req_.max_new_tokens) + " new tokens exceed the context length " + std::to_string(C));
-    max_len_ = std::max(max_len_, static_cast<int>(p.size()));
-    total_ += static_cast<std::int64_t>(p.size());
   }
+  max_len_ = shape.max_len;
+  total_ = shape.total;
   padded_ = e_.cfg_.layout == Layout::Padded;
   prefill_rows_ = padded_ ? B_ * max_len_ : static_cast<int>(total_);
   cap_ = max_len_ + std::max(req_.max_new_tokens, 1);

@@ -1,5 +1,6 @@
 #include "runtime/prompts.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -9,6 +10,21 @@
 #include "base/error.h"
 
 namespace ferry {
+
+TokenBatchShape check_token_batch(const std::vector<std::vector<std::int32_t>>& seqs, const std::string& what, int vocab) {
+  if (seqs.empty()) throw BadInput("no " + what + "s: the batch is empty");
+  TokenBatchShape shape;
+  for (std::size_t b = 0; b < seqs.size(); ++b) {
+    const std::string which = what + " " + std::to_string(b + 1);
+    if (seqs[b].empty()) throw BadInput(which + " is empty");
+    for (std::int32_t id : seqs[b])
+      if (id < 0 || id >= vocab)
+        throw BadInput(which + ": token id " + std::to_string(id) + " is out of range for vocab size " + std::to_string(vocab));
+    shape.max_len = std::max(shape.max_len, static_cast<int>(seqs[b].size()));
+    shape.total += static_cast<std::int64_t>(seqs[b].size());
+  }
+  return shape;
+}
 
 std::vector<std::vector<std::int32_t>> parse_prompt_ids(const std::string& text, const std::string& what) {
   std::vector<std::vector<std::int32_t>> out;

@@ -1,4 +1,5 @@
-// Prompt input: token-id files (`--prompt-file F --ids`) and inline id lists.
+// Prompt input: token-id files (`--prompt-file F --ids`) and inline id lists, and the checks every
+// batch of token ids passes before a run (Engine::generate and Engine::encode).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -12,5 +13,15 @@ namespace ferry {
 std::vector<std::vector<std::int32_t>> read_prompt_ids_file(const std::string& path);
 // The same for text given inline (e.g. `--prompt "464 2068 7586" --ids`); `what` names the source.
 std::vector<std::vector<std::int32_t>> parse_prompt_ids(const std::string& text, const std::string& what);
+
+// The longest sequence and the token count of a batch.
+struct TokenBatchShape {
+  int max_len = 0;
+  std::int64_t total = 0;
+};
+// Checks a batch of token-id sequences called `what` ("prompt", "input"): BadInput for an empty
+// batch ("no <what>s: the batch is empty"), an empty sequence ("<what> N is empty") or an id outside
+// [0, vocab) ("<what> N: token id X is out of range for vocab size V"), N counted from 1.
+TokenBatchShape check_token_batch(const std::vector<std::vector<std::int32_t>>& seqs, const std::string& what, int vocab);
 
 }  // namespace ferry

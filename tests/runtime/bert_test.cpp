@@ -13,6 +13,7 @@
 
 #include "base/error.h"
 #include "models/npy.h"
+#include "models/family.h"
 #include "runtime/engine.h"
 #include "tests/support/test_util.h"
 
@@ -119,6 +120,42 @@ TEST(Bert, SelectedRowsAreThoseRowsOfTheFullResult) {
   for (std::size_t k = 0; k < r.rows.size(); ++k)
     for (int j = 0; j < some.width; ++j)
       EXPECT_NEAR(some.values[k * some.width + j], all.values[r.rows[k] * all.width + j], 1e-5);
+}
+
+// encode_device_bytes (what the CUDA reserve check and the reserve itself count) is the sum of the
+// buffers encode() really allocates, for every head, both layouts and chosen rows; and the reserve
+// of an encoder covers its largest batch, in the padded layout too.
+TEST(Bert, DeviceBytesMirrorTheBuffersOfAPass) {
+  for (const Case& c : kCases) {
+    for (ferry::Layout layout : {ferry::Layout::Nested, ferry::Layout::Padded}) {
+      for (bool with_head : {false, true}) {
+        SCOPED_TRACE(c.name + " " + ferry::layout_name(layout) + (with_head ? " head" : ""));
+        ferry::EngineConfig cfg;
+        cfg.progress = false;
+        cfg.layout = layout;
+        const ferry::ModelSpec spec = ferry::load_model_spec(kDir + c.name);
+        ferry::Engine engine(spec, cfg);
+        ferry::EncodeRequest r = request(c.name);
+        if (with_head) r.head = c.head;
+        r.rows = {3, 1, 14};  // as many as sequences: the masked-LM reserve holds max_sequences rows
+        const ferry::EncodeResult got = engine.encode(r);
+        std::int64_t total = 0;
+        int longest = 0;
+        for (const auto& p : r.prompts) {
+          total += static_cast<std::int64_t>(p.size());
+          longest = std::max(longest, static_cast<int>(p.size()));
+        }
+        const bool padded = layout == ferry::Layout::Padded;
+        const std::int64_t B = static_cast<std::int64_t>(r.prompts.size());
+        const std::int64_t rows = padded ? B * longest : total;
+        const int W = with_head ? ferry::model_family(spec).head_width(spec, *c.head) : 0;
+        EXPECT_EQ(got.stats.batch_buffer_bytes,
+                  ferry::encode_device_bytes(spec, B, rows, longest, padded, got.rows, W));
+        const std::uint64_t reserve = ferry::batch_reserve_bytes(spec, static_cast<int>(rows), static_cast<int>(B));
+        EXPECT_GE(reserve, got.stats.batch_buffer_bytes) << "the reserve for this very batch must hold it";
+      }
+    }
+  }
 }
 
 TEST(Bert, BadRequestsAreBadInput) {
