@@ -134,16 +134,15 @@ void run(const ClassifyFlags& f) {
     return answer(f, spec);
   }
   const EncoderInputs in = read_encoder_inputs(f.in, "classify");
+  using Head = void (*)(const ClassifyFlags&, const EncoderInputs&, Engine&);
+  const Head head = in.spec.head == "sequence_classification" ? sequence_classes
+                    : in.spec.head == "token_classification"  ? token_classes
+                                                              : nullptr;
+  if (head) {
+    const std::unique_ptr<Engine> engine = make_encoder_engine(in.spec, f.in);
+    return head(f, in, *engine);
+  }
   const ModelFamily& family = model_family(in.spec);
-  std::unique_ptr<Engine> engine;
-  if (in.spec.head == "sequence_classification") {
-    engine = make_encoder_engine(in.spec, f.in);
-    return sequence_classes(f, in, *engine);
-  }
-  if (in.spec.head == "token_classification") {
-    engine = make_encoder_engine(in.spec, f.in);
-    return token_classes(f, in, *engine);
-  }
   if (in.spec.head == "question_answering") throw BadInput("classify: model " + in.spec.name + " answers questions: give --question and --context");
   family.check_head(in.spec, EncoderHead::SequenceClassifier);  // names what is missing
 }
