@@ -13,24 +13,12 @@
 #include "memory/buffer.h"
 #include "runtime/clock.h"
 #include "runtime/engine.h"
+#include "runtime/index_buffer.h"
 #include "runtime/prompts.h"
 
 namespace ferry {
 
 namespace {
-
-// A device buffer of i32 indices and the host vector staged into it.
-struct Indices {
-  Buffer dev;
-  std::vector<std::int32_t> host;
-  void upload(Backend& be, Stream& s, DeviceKind d) {
-    dev = Buffer::allocate(d, BufferKind::Device, std::max<std::size_t>(host.size(), 1) * sizeof(std::int32_t), 256);
-    if (!host.empty()) be.memcpy_async(dev.data(), host.data(), host.size() * sizeof(std::int32_t), s);
-  }
-  TensorView view(DeviceKind d) const {
-    return TensorView(dev.data(), DType::I32, Shape{static_cast<std::int64_t>(host.size())}, d);
-  }
-};
 
 Buffer device_buffer(DeviceKind d, std::size_t bytes) {
   Buffer b = Buffer::allocate(d, BufferKind::Device, std::max<std::size_t>(bytes, 1), 256);
@@ -88,7 +76,7 @@ class Engine::Encode {
   bool padded_ = false;
   std::vector<std::int64_t> start_;  // [B] first row of each sequence in the pass
   Buffer ws_buf_, scores_buf_, x_buf_, tmp_buf_, out_buf_;
-  Indices ids_, pos_, seq_, types_, offsets_, len_;
+  IndexBuffer ids_, pos_, seq_, types_, offsets_, len_;
   EncodeResult result_;
 };
 
@@ -180,7 +168,10 @@ void Engine::Encode::allocate_and_stage() {
   if (padded_)
     scores_buf_ = device_buffer(dev_, static_cast<std::size_t>(spec_.num_heads) * static_cast<std::size_t>(max_len_) *
                                           static_cast<std::size_t>(max_len_) * sizeof(float));
-  for (Indices* i : {&ids_, &pos_, &seq_, &types_, &offsets_, &len_}) i->upload(be_, cs_, dev_);
+  for (IndexBuffer* i : {&ids_, &pos_, &seq_, &types_, &offsets_, &len_}) {
+    i->dev = index_buffer(dev_, i->host.size());
+    upload(be_, *i, cs_);
+  }
 }
 
 void Engine::Encode::forward(Workspace& ws) {
@@ -272,7 +263,7 @@ void Engine::Encode::finish_stats(double seconds, std::uint64_t moved0) {
   st.evictions = e_.residency_->evictions();
   result_.activation_bytes = ws_buf_.size() + scores_buf_.size();
   st.batch_buffer_bytes = result_.activation_bytes + x_buf_.size() + tmp_buf_.size() + out_buf_.size();
-  for (const Indices* i : {&ids_, &pos_, &seq_, &types_, &offsets_, &len_}) st.batch_buffer_bytes += i->dev.size();
+  for (const IndexBuffer* i : {&ids_, &pos_, &seq_, &types_, &offsets_, &len_}) st.batch_buffer_bytes += i->dev.size();
   const DeviceMemoryInfo mem = be_.memory_info();
   st.device_used_bytes = mem.total_bytes > mem.free_bytes ? mem.total_bytes - mem.free_bytes : 0;
 }

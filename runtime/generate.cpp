@@ -12,30 +12,12 @@
 #include "memory/buffer.h"
 #include "runtime/clock.h"
 #include "runtime/engine.h"
+#include "runtime/index_buffer.h"
 #include "runtime/prompts.h"
 
 namespace ferry {
 
 namespace {
-
-// A device buffer of i32 indices plus the host vector staged into it.
-struct IndexBuffer {
-  Buffer dev;
-  std::vector<std::int32_t> host;
-  TensorView view(DeviceKind d) const {
-    return TensorView(dev.data(), DType::I32, Shape{static_cast<std::int64_t>(host.size())}, d);
-  }
-};
-
-IndexBuffer make_index(DeviceKind d, std::size_t capacity) {
-  IndexBuffer b;
-  b.dev = Buffer::allocate(d, BufferKind::Device, std::max<std::size_t>(capacity, 1) * sizeof(std::int32_t), 256);
-  return b;
-}
-
-void upload(Backend& be, IndexBuffer& b, Stream& s) {
-  if (!b.host.empty()) be.memcpy_async(b.dev.data(), b.host.data(), b.host.size() * sizeof(std::int32_t), s);
-}
 
 std::int64_t causal_pairs(std::int64_t n) { return n * (n + 1) / 2; }  // (query, key) pairs of a prefill
 
