@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "base/error.h"
+#include "runtime/prompts.h"
 
 namespace ferry {
 
@@ -59,24 +60,11 @@ Embeddings embed(Engine& engine, const std::vector<std::vector<std::int32_t>>& i
   EncodeRequest req;
   req.prompts = inputs;
   if (pooling == Pooling::Pooler) req.head = EncoderHead::Pooler;
-  if (pooling == Pooling::Cls) {  // the first token of each sequence, in input order
-    std::int64_t row = 0;
-    for (const auto& p : inputs) {
-      req.rows.push_back(row);
-      row += static_cast<std::int64_t>(p.size());
-    }
-  }
-  EncodeResult r = engine.encode(req);
-  Embeddings e;
-  e.width = r.width;
-  e.stats = r.stats;
-  e.activation_bytes = r.activation_bytes;
+  if (pooling == Pooling::Cls) req.rows = first_token_rows(inputs);
+  Embeddings e = engine.encode(req);  // cls: the rows asked for; pooler; none: every token
   if (pooling == Pooling::Mean) {
-    e.values = mean_rows(r, inputs);
+    e.values = mean_rows(e, inputs);
     e.rows = static_cast<std::int64_t>(inputs.size());
-  } else {  // cls (the rows asked for), pooler, none
-    e.values = std::move(r.values);
-    e.rows = r.rows;
   }
   if (normalize) normalize_rows(e.values, e.rows, e.width);
   return e;

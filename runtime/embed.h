@@ -18,13 +18,9 @@ enum class Pooling : std::uint8_t {
 Pooling parse_pooling(const std::string& s, const std::string& what);  // "mean", "cls", "pooler", "none"
 const char* pooling_name(Pooling p);
 
-struct Embeddings {
-  std::vector<float> values;  // [rows, width]
-  std::int64_t rows = 0;      // sequences, or tokens for Pooling::None
-  int width = 0;
-  RunStats stats;
-  std::uint64_t activation_bytes = 0;
-};
+// The pass's result with its values pooled: [rows, width], rows = sequences, or tokens for
+// Pooling::None; stats and activation_bytes are the pass's.
+using Embeddings = EncodeResult;
 
 // Runs the batch and pools it. normalize: each row scaled to unit L2 norm (a zero row stays zero).
 Embeddings embed(Engine& engine, const std::vector<std::vector<std::int32_t>>& inputs, Pooling pooling, bool normalize);

@@ -11,6 +11,16 @@
 
 namespace ferry {
 
+std::vector<std::int64_t> first_token_rows(const std::vector<std::vector<std::int32_t>>& seqs) {
+  std::vector<std::int64_t> rows;
+  std::int64_t row = 0;
+  for (const auto& s : seqs) {
+    rows.push_back(row);
+    row += static_cast<std::int64_t>(s.size());
+  }
+  return rows;
+}
+
 TokenBatchShape check_token_batch(const std::vector<std::vector<std::int32_t>>& seqs, const std::string& what, int vocab) {
   if (seqs.empty()) throw BadInput("no " + what + "s: the batch is empty");
   TokenBatchShape shape;

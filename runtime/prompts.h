@@ -22,6 +22,10 @@ struct TokenBatchShape {
 // Checks a batch of token-id sequences called `what` ("prompt", "input"): BadInput for an empty
 // batch ("no <what>s: the batch is empty"), an empty sequence ("<what> N is empty") or an id outside
 // [0, vocab) ("<what> N: token id X is out of range for vocab size V"), N counted from 1.
+// The index of each sequence's first token in the batch's tokens concatenated in input order (the
+// [CLS] rows of an encoder's output).
+std::vector<std::int64_t> first_token_rows(const std::vector<std::vector<std::int32_t>>& seqs);
+
 TokenBatchShape check_token_batch(const std::vector<std::vector<std::int32_t>>& seqs, const std::string& what, int vocab);
 
 }  // namespace ferry

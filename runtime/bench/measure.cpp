@@ -1,6 +1,8 @@
 #include "runtime/bench/measure.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <fstream>
 
 #include "base/error.h"
@@ -66,6 +68,16 @@ ProbeResult acquire_probe(const std::string& probe_file, DeviceKind device, int 
   ProbeResult p = probe_machine(*backend, quick_probe_options(scratch_dir));
   p.commit = git_commit();
   return p;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
+  double m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double d = std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
+    if (!(d <= m)) m = d;  // NaN wins
+  }
+  return m;
 }
 
 bool reset_peak_rss() {

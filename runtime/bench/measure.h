@@ -26,6 +26,10 @@ struct Spread {
 };
 Spread spread_of(std::vector<double> v);
 
+// max |a[i] - b[i]| in double, a check that two variants computed the same thing: NaN when any
+// difference is NaN, infinity when the sizes differ.
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);
+
 // Resets this process's peak RSS (VmHWM) to its current RSS by writing "5" to /proc/self/clear_refs
 // (Linux >= 4.0). False when that is not possible; the peak is then the process's since it started.
 bool reset_peak_rss();

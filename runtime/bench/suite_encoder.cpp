@@ -15,7 +15,6 @@
 #include <malloc.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 
 #include "base/error.h"
@@ -23,6 +22,7 @@
 #include "models/family.h"
 #include "runtime/bench/measure.h"
 #include "runtime/bench/suites.h"
+#include "runtime/prompts.h"
 
 namespace ferry::bench {
 
@@ -40,7 +40,6 @@ struct Point {
 // One layout's engine and what its measured runs gave.
 struct Side {
   std::unique_ptr<Engine> engine;
-  std::unique_ptr<Backend> meter;  // reads device memory (CUDA); unused on the CPU
   std::vector<double> ms;
   std::uint64_t peak = 0;          // the largest of the measured runs
   bool peak_known = true;
@@ -73,38 +72,28 @@ std::vector<Point> grid(const BenchOptions& opt, json& skipped) {
 EncodeRequest request_for(const Point& p, int vocab) {
   EncodeRequest req;
   req.prompts = synthetic_prompts(p.lengths, vocab);
-  std::int64_t start = 0;
-  for (int l : p.lengths) {  // the first token of each sequence: the pass, not the copy-out, is measured
-    req.rows.push_back(start);
-    start += l;
-  }
+  req.rows = first_token_rows(req.prompts);  // one row a sequence: the pass, not the copy-out, is measured
   return req;
 }
 
-// One measured call: its time, and its peak memory measured from outside.
-void measure_once(Side& side, const EncodeRequest& req, DeviceKind device) {
+// One measured call: its time, and its peak memory measured from outside. `meter` reads the device's
+// memory (CUDA); null on the CPU.
+void measure_once(Side& side, const EncodeRequest& req, const Backend* meter) {
   std::uint64_t before = 0;
-  if (device == DeviceKind::CPU) {
+  if (!meter) {
     malloc_trim(0);
     before = current_rss_bytes();
     side.peak_known = side.peak_known && before > 0 && reset_peak_rss();
   } else {
-    const DeviceMemoryInfo m = side.meter->memory_info();
+    const DeviceMemoryInfo m = meter->memory_info();
     before = m.total_bytes - m.free_bytes;
   }
   EncodeResult r = side.engine->encode(req);
   side.ms.push_back(r.stats.prefill_s * 1e3);
-  const std::uint64_t during = device == DeviceKind::CPU ? peak_rss_bytes() : r.stats.device_used_bytes;
+  const std::uint64_t during = meter ? r.stats.device_used_bytes : peak_rss_bytes();
   side.peak = std::max(side.peak, during > before ? during - before : 0);
   side.counted = r.activation_bytes;
   side.cls = std::move(r.values);
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return INFINITY;
-  double m = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
-  return m;
 }
 
 json peak_or_null(const Side& s) { return s.peak_known ? json(s.peak) : json(nullptr); }
@@ -163,7 +152,6 @@ Side open_side(const ModelSpec& spec, const BenchOptions& opt, Layout layout) {
   cfg.progress = false;
   Side s;
   s.engine = std::make_unique<Engine>(spec, cfg);
-  if (cfg.device != DeviceKind::CPU) s.meter = make_backend(cfg.device, cfg.device_index, cfg.threads);
   return s;
 }
 
@@ -187,6 +175,9 @@ void suite_encoder(const BenchOptions& opt, const ModelSpec& spec, BenchTable& t
           : "cudaMemGetInfo used bytes at the end of the pass less those before the call";
   Side nested = open_side(spec, opt, Layout::Nested);
   Side padded = open_side(spec, opt, Layout::Padded);
+  const EngineConfig& e = opt.engine;
+  const std::unique_ptr<Backend> meter =
+      e.device == DeviceKind::CPU ? nullptr : make_backend(e.device, e.device_index, e.threads);
   if (!points.empty()) {  // first calls start thread pools and BLAS buffers: kept out of every point
     const EncodeRequest first = request_for(points.front(), spec.vocab_size);
     nested.engine->encode(first);
@@ -201,7 +192,7 @@ void suite_encoder(const BenchOptions& opt, const ModelSpec& spec, BenchTable& t
       for (int w = 0; w < opt.warmup; ++w) s->engine->encode(req);
     }
     for (int r = 0; r < opt.repeats; ++r)
-      for (Side* s : {&nested, &padded}) measure_once(*s, req, opt.engine.device);
+      for (Side* s : {&nested, &padded}) measure_once(*s, req, meter.get());
     const json row = row_for(p, nested, padded, opt);
     if (opt.progress)
       std::fprintf(stderr, "bench encoder %zu/%zu: max_seqlen %d, batch %d, padding %.2f: nested %.1f ms, padded %.1f ms (%.2fx)\n",

@@ -97,15 +97,6 @@ Spread time_calls(Backend& be, Stream& s, int warmup, int repeats, int iters, co
   return spread_of(ms);
 }
 
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    const double d = std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
-    if (!(d <= m)) m = d;  // NaN wins
-  }
-  return m;
-}
-
 struct Pair {
   std::string op;
   std::string fused_what, unfused_what;
