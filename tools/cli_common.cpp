@@ -136,4 +136,8 @@ EngineConfig to_engine_config(const EngineFlags& f, const GivenFlags& given) {
   return c;
 }
 
+std::string dump_json(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace ferry::cli

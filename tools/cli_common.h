@@ -1,6 +1,7 @@
 // Shared pieces of the `ferry` subcommands: the engine flags and their parsing.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 
@@ -38,6 +39,10 @@ void add_engine_flags(CLI::App& app, EngineFlags& f);
 // is in memory). `given`: BadInput for a flag the device ignores (a CUDA flag with --device cpu,
 // --threads or --pack-dir with --device cuda).
 EngineConfig to_engine_config(const EngineFlags& f, const GivenFlags& given);
+
+// JSON text for stdout (indent -1: one line). Generated or decoded text may end inside a multi-byte
+// character: invalid UTF-8 is written as U+FFFD.
+std::string dump_json(const nlohmann::json& j, int indent);
 DeviceKind parse_device(const std::string& s);
 // BadInput unless threads >= 0; `flag` names the option.
 void check_threads(int threads, const std::string& flag);

@@ -22,13 +22,16 @@ struct ClassifyFlags {
   int max_answer = 30;
 };
 
-std::string dump(const nlohmann::json& j) { return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace); }
-
-void sequence_classes(const ClassifyFlags& f, const EncoderInputs& in, Engine& engine) {
+// The inputs through the checkpoint's head `h`.
+EncodeResult run_head(Engine& engine, const EncoderInputs& in, EncoderHead h) {
   EncodeRequest req;
   req.prompts = in.ids;
-  req.head = EncoderHead::SequenceClassifier;
-  const EncodeResult r = engine.encode(req);
+  req.head = h;
+  return engine.encode(req);
+}
+
+void sequence_classes(const ClassifyFlags& f, const EncoderInputs& in, Engine& engine) {
+  const EncodeResult r = run_head(engine, in, EncoderHead::SequenceClassifier);
   nlohmann::json j = nlohmann::json::array();
   for (std::int64_t i = 0; i < r.rows; ++i) {
     const std::vector<double> p = softmax(r.values.data() + i * r.width, r.width);
@@ -44,15 +47,12 @@ void sequence_classes(const ClassifyFlags& f, const EncoderInputs& in, Engine& e
     }
     if (f.in.json) j.push_back({{"input", i}, {"labels", labels}});
   }
-  if (f.in.json) std::printf("%s\n", dump({{"sequences", j}, {"stats", encode_stats_json(engine, r.stats, r.activation_bytes)}}).c_str());
+  if (f.in.json) print_encode_json({{"sequences", j}}, engine, r.stats, r.activation_bytes);
   else if (!f.in.engine.quiet) print_encode_stats(engine, r.stats, r.activation_bytes, stderr);
 }
 
 void token_classes(const ClassifyFlags& f, const EncoderInputs& in, Engine& engine) {
-  EncodeRequest req;
-  req.prompts = in.ids;
-  req.head = EncoderHead::TokenClassifier;
-  const EncodeResult r = engine.encode(req);
+  const EncodeResult r = run_head(engine, in, EncoderHead::TokenClassifier);
   nlohmann::json j = nlohmann::json::array();
   std::int64_t row = 0;
   for (std::size_t i = 0; i < in.ids.size(); ++i) {
@@ -67,7 +67,7 @@ void token_classes(const ClassifyFlags& f, const EncoderInputs& in, Engine& engi
     }
     if (f.in.json) j.push_back({{"input", i}, {"tokens", toks}});
   }
-  if (f.in.json) std::printf("%s\n", dump({{"sequences", j}, {"stats", encode_stats_json(engine, r.stats, r.activation_bytes)}}).c_str());
+  if (f.in.json) print_encode_json({{"sequences", j}}, engine, r.stats, r.activation_bytes);
   else if (!f.in.engine.quiet) print_encode_stats(engine, r.stats, r.activation_bytes, stderr);
 }
 
@@ -116,9 +116,8 @@ void answer(const ClassifyFlags& f, const ModelSpec& spec) {
   const std::string text = tok->decode(std::vector<std::int32_t>(ids.begin() + static_cast<std::ptrdiff_t>(s.start),
                                                                  ids.begin() + static_cast<std::ptrdiff_t>(s.end) + 1));
   if (f.in.json) {
-    std::printf("%s\n", dump({{"answer", text}, {"score", s.score}, {"start_token", s.start}, {"end_token", s.end},
-                              {"stats", encode_stats_json(*engine, r.stats, r.activation_bytes)}})
-                            .c_str());
+    print_encode_json({{"answer", text}, {"score", s.score}, {"start_token", s.start}, {"end_token", s.end}}, *engine,
+                      r.stats, r.activation_bytes);
     return;
   }
   std::printf("answer: %s\nscore: %.4f (tokens %zu..%zu)\n", text.c_str(), s.score, s.start, s.end);

@@ -93,8 +93,7 @@ void run(const EmbedFlags& f) {
       j["out"] = f.out;
     }
     if (c.pooling != Pooling::None && e.rows >= 2) j["cosine"] = cosine_matrix(e.values, e.rows, e.width);
-    j["stats"] = encode_stats_json(*engine, e.stats, e.activation_bytes);
-    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    print_encode_json(std::move(j), *engine, e.stats, e.activation_bytes);
     return;
   }
   if (f.out.empty()) print_summary(in, e, c);

@@ -79,8 +79,7 @@ void run(const FillMaskFlags& f) {
       j.push_back({{"input", masks[m].input}, {"token", masks[m].token}, {"candidates", cands}});
   }
   if (f.in.json) {
-    nlohmann::json out{{"masks", j}, {"stats", encode_stats_json(*engine, r.stats, r.activation_bytes)}};
-    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    print_encode_json({{"masks", j}}, *engine, r.stats, r.activation_bytes);
   } else if (!f.in.engine.quiet) {
     print_encode_stats(*engine, r.stats, r.activation_bytes, stderr);
   }

@@ -103,11 +103,6 @@ PackWhere pack_where(const EngineConfig& cfg, const Plan& plan) {
   return w;
 }
 
-// Generated text may end inside a multi-byte character: invalid UTF-8 is printed as U+FFFD.
-std::string dump_json(const nlohmann::json& j, int indent) {
-  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 void run(const RunFlags& f) {
   if (!f.prompt.empty() && !f.prompt_file.empty()) throw BadInput("--prompt and --prompt-file: give one, not both");
   if (f.ids && f.prompt.empty() && f.prompt_file.empty())

@@ -104,6 +104,11 @@ void print_encode_stats(const Engine& engine, const RunStats& st, std::uint64_t 
                format_bytes(st.model_bytes).c_str());
 }
 
+void print_encode_json(nlohmann::json doc, const Engine& engine, const RunStats& st, std::uint64_t activation_bytes) {
+  doc["stats"] = encode_stats_json(engine, st, activation_bytes);
+  std::printf("%s\n", dump_json(doc, 2).c_str());
+}
+
 std::string token_display(const std::optional<Tokenizer>& tok, std::int32_t id) {
   if (tok && tok->has_id(id)) return tok->token_bytes_of(id);
   return "#" + std::to_string(id);

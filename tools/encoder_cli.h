@@ -47,6 +47,8 @@ std::unique_ptr<Engine> make_encoder_engine(const ModelSpec& spec, const Encoder
 // The pass's statistics: tokens, time, tokens/s, activation memory, weights moved, budget.
 nlohmann::json encode_stats_json(const Engine& engine, const RunStats& st, std::uint64_t activation_bytes);
 void print_encode_stats(const Engine& engine, const RunStats& st, std::uint64_t activation_bytes, std::FILE* out);
+// --json: `doc` with "stats" (encode_stats_json) added, on stdout.
+void print_encode_json(nlohmann::json doc, const Engine& engine, const RunStats& st, std::uint64_t activation_bytes);
 
 // The text of one token for display ([MASK] fillers, token labels): the tokenizer's, or "#id".
 std::string token_display(const std::optional<Tokenizer>& tok, std::int32_t id);
