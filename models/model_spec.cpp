@@ -82,13 +82,10 @@ void validate_llama(const ModelSpec& s, const Bad& bad) {
     bad("model.attention_multiplier", "must be a finite number >= 0 (0 = 1/sqrt(head_dim))");
 }
 
-// The BERT family's own keys: a head it knows, labels for the classification heads.
+// The BERT family's own keys (the attention and norm checks are GPT-2's, in validate): a head it
+// knows, labels for the classification heads.
 template <class Bad>
 void validate_bert(const ModelSpec& s, const Bad& bad) {
-  if (s.hidden_size % s.num_heads != 0)
-    bad("model.num_heads", "hidden_size " + std::to_string(s.hidden_size) + " is not divisible by num_heads " +
-                               std::to_string(s.num_heads));
-  if (s.norm != "layernorm") bad("model.norm", "unsupported norm '" + s.norm + "' for family bert (supported: layernorm)");
   if (s.type_vocab_size <= 0 || s.type_vocab_size > kMaxVocabSize)
     bad("model.type_vocab_size", "must be positive and at most " + std::to_string(kMaxVocabSize));
   const auto& heads = ModelSpec::head_names();
@@ -130,13 +127,13 @@ void validate(const ModelSpec& s, const std::string& origin) {
   in_range("model.ffn_size", s.ffn_size, kMaxFfnSize);
   if (s.family == "llama") {
     validate_llama(s, bad);
-  } else if (s.family == "bert") {
-    validate_bert(s, bad);
-  } else {
+  } else {  // gpt2 and bert: heads of width hidden / num_heads, LayerNorm
     if (s.hidden_size % s.num_heads != 0)
       bad("model.num_heads", "hidden_size " + std::to_string(s.hidden_size) + " is not divisible by num_heads " +
                                  std::to_string(s.num_heads));
-    if (s.norm != "layernorm") bad("model.norm", "unsupported norm '" + s.norm + "' (supported: layernorm)");
+    if (s.norm != "layernorm")
+      bad("model.norm", "unsupported norm '" + s.norm + "' for family " + s.family + " (supported: layernorm)");
+    if (s.family == "bert") validate_bert(s, bad);
   }
   if (!(s.norm_epsilon > 0.f) || !std::isfinite(s.norm_epsilon))
     bad("model.norm_epsilon", "must be a positive finite number");
