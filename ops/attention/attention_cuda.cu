@@ -108,8 +108,9 @@ __global__ void __launch_bounds__(kPrefillWarps * kWarp)
 #pragma unroll
   for (int rr = 0; rr < kRowsPerWarp; ++rr) {
     const int row = q0 + warp * kRowsPerWarp + rr;
-    row_start[rr] = row < T ? sequence_start(offsets, B, row) : 0;
-    row_last[rr] = row >= T ? 0 : L.causal ? row : sequence_end(offsets, B, row) - 1;
+    const int seq = row < T ? sequence_of(offsets, B, row) : 0;  // one search for both bounds
+    row_start[rr] = row < T ? offsets[seq] : 0;
+    row_last[rr] = row >= T ? 0 : L.causal ? row : offsets[seq + 1] - 1;
     m[rr] = -INFINITY;
     l[rr] = 0.0f;
 #pragma unroll
