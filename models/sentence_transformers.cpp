@@ -2,11 +2,11 @@
 #include "models/sentence_transformers.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "models/file_text.h"
 
 namespace ferry {
 
@@ -14,16 +14,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-json read_json(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) throw BadInput(file.string() + ": cannot open");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw BadInput(file.string() + ": invalid JSON: " + e.what());
-  }
-}
 
 bool flag(const json& j, const char* key, const fs::path& file) {
   const auto it = j.find(key);
@@ -34,7 +24,7 @@ bool flag(const json& j, const char* key, const fs::path& file) {
 
 // The pooling module's config.json: exactly one of the modes ferry implements.
 std::string pooling_mode(const fs::path& file) {
-  const json j = read_json(file);
+  const json j = parse_json_file(file.string());
   if (!j.is_object()) throw BadInput(file.string() + ": expected a JSON object");
   for (const char* unsupported : {"pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
                                   "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"})
@@ -52,7 +42,7 @@ std::optional<SentenceTransformersConfig> read_sentence_transformers(const std::
   const fs::path modules = fs::path(dir) / "modules.json";
   std::error_code ec;
   if (!fs::is_regular_file(modules, ec)) return std::nullopt;
-  const json j = read_json(modules);
+  const json j = parse_json_file(modules.string());
   if (!j.is_array()) throw BadInput(modules.string() + ": expected an array of modules");
   SentenceTransformersConfig c;
   c.source = modules.string();
